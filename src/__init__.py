@@ -1,0 +1,1 @@
+"""Digit Insight Studio: read, explain and imagine handwritten numbers."""

@@ -1,0 +1,102 @@
+"""One checkpoint format for every model: a plain dict that rebuilds and judges it.
+
+Only tensors and primitive values go in, so `torch.load(weights_only=True)` can read it
+and a checkpoint from a stranger cannot run code. Writes are atomic (temp file + rename):
+a crash mid-save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from src.runtime import git_commit
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, of the wrong kind or does not fit the model."""
+
+
+def save_checkpoint(
+    path: str | Path,
+    kind: str,
+    model: nn.Module,
+    model_config: dict,
+    train_config: dict | None = None,
+    metrics: dict | None = None,
+) -> dict:
+    """Write `model` with everything needed to rebuild and judge it; returns the dict."""
+    path = Path(path)
+    checkpoint = {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "model_config": model_config,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "train_config": train_config or {},
+        "metrics": metrics or {},
+        "torch_version": str(torch.__version__),  # TorchVersion is not a primitive
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
+    """Read a checkpoint safely and check it is a `kind` checkpoint of our format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only refuses anything but tensors and primitives: a file with pickled
+        # objects in it is either not ours or not safe to open.
+        detail = next((ln.strip() for ln in str(e).splitlines() if "global" in ln), "")
+        raise CheckpointError(
+            f"{path}: refused to load: it is not a plain-tensor checkpoint "
+            f"(it holds pickled Python objects, which could run code). {detail}"
+        ).with_traceback(None) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({e})") from e
+    if not isinstance(checkpoint, dict) or "kind" not in checkpoint:
+        raise CheckpointError(f"{path}: not a Digit Insight Studio checkpoint")
+    if checkpoint.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {checkpoint.get('format_version')!r} is not "
+            f"supported (this version reads format {FORMAT_VERSION})"
+        )
+    if checkpoint["kind"] != kind:
+        raise CheckpointError(
+            f"{path}: this is a {checkpoint['kind']!r} checkpoint, expected {kind!r}"
+        )
+    return checkpoint
+
+
+def restore_weights(model: nn.Module, checkpoint: dict, path: str | Path) -> None:
+    """Load the checkpoint's weights into `model`, reporting any shape mismatch clearly."""
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError) as e:
+        raise CheckpointError(
+            f"{path}: weights do not fit the model built from its config ({e})"
+        ) from e

@@ -1,0 +1,326 @@
+"""MNIST: find or download the IDX files, verify them, and serve in-memory tensors.
+
+The whole data set is 55 MB of uint8, so it lives in memory as tensors and batches are
+sliced from them: no DataLoader workers, no per-sample Python. Augmentation is batched
+on tensors too (`augment_digits`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from src.config import bounded
+
+ENV_VAR = "DIGIT_STUDIO_DATA"
+DEFAULT_ROOT = "data"
+
+# The standard public mirrors serve the official gzipped files.
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+@dataclass(frozen=True)
+class IDXFile:
+    name: str  # file name without .gz
+    md5: str  # digest of the *uncompressed* bytes: the same for every faithful copy
+    magic: int
+    shape: tuple[int, ...]
+
+
+MNIST_FILES = {
+    "train_images": IDXFile(
+        "train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb", 0x803, (60000, 28, 28)
+    ),
+    "train_labels": IDXFile(
+        "train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624", 0x801, (60000,)
+    ),
+    "test_images": IDXFile(
+        "t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea", 0x803, (10000, 28, 28)
+    ),
+    "test_labels": IDXFile(
+        "t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637", 0x801, (10000,)
+    ),
+}
+
+
+class MNISTError(RuntimeError):
+    """MNIST files are missing, corrupt or could not be downloaded."""
+
+
+# ---------------------------------------------------------------------------- IDX files
+
+
+def parse_idx(raw: bytes, expected: IDXFile | None = None, source: str = "<bytes>") -> torch.Tensor:
+    """Parse IDX bytes (big-endian header: magic, one uint32 per dim, then uint8 data)."""
+    if len(raw) < 4:
+        raise MNISTError(f"{source}: too short to be an IDX file ({len(raw)} bytes)")
+    (magic,) = struct.unpack(">I", raw[:4])
+    if magic >> 8 != 0x08:  # type byte 0x08 = unsigned byte; the only type MNIST uses
+        raise MNISTError(f"{source}: bad IDX magic 0x{magic:08x} (expected 0x0000080N)")
+    ndim = magic & 0xFF
+    header_len = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header_len:
+        raise MNISTError(f"{source}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_len])
+    if len(raw) != header_len + math.prod(shape):
+        raise MNISTError(
+            f"{source}: IDX header says shape {tuple(shape)} "
+            f"but the file holds {len(raw) - header_len} data bytes"
+        )
+    if expected is not None and (magic != expected.magic or tuple(shape) != expected.shape):
+        raise MNISTError(
+            f"{source}: expected magic 0x{expected.magic:08x} and shape {expected.shape}, "
+            f"found 0x{magic:08x} and {tuple(shape)}"
+        )
+    data = torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8)
+    return data.reshape(shape)
+
+
+def read_idx_bytes(path: Path) -> bytes:
+    """The uncompressed bytes of an IDX file, gzipped or raw."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise MNISTError(f"{path}: corrupt gzip data ({e})") from e
+    return raw
+
+
+def md5_hex(raw: bytes) -> str:
+    return hashlib.md5(raw, usedforsecurity=False).hexdigest()
+
+
+def check_digest(raw: bytes, expected: IDXFile, source: str) -> None:
+    digest = md5_hex(raw)
+    if digest != expected.md5:
+        raise MNISTError(
+            f"{source}: content digest {digest} does not match MNIST's {expected.md5} "
+            "(corrupt or not MNIST); delete it to download again"
+        )
+
+
+# ---------------------------------------------------------------------- finding the files
+
+
+def resolve_data_root(configured: str | os.PathLike | None = None) -> Path:
+    """Where MNIST lives: $DIGIT_STUDIO_DATA if set, else the configured root, else data/."""
+    from_env = os.environ.get(ENV_VAR, "").strip()
+    return Path(from_env or configured or DEFAULT_ROOT).expanduser()
+
+
+def find_idx_file(root: Path, spec: IDXFile) -> Path | None:
+    for candidate in (root / f"{spec.name}.gz", root / spec.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def download_idx_file(
+    spec: IDXFile, root: Path, mirrors: Sequence[str] = MIRRORS, timeout: float = 30.0
+) -> Path:
+    """Fetch `<spec.name>.gz` from the first mirror that serves a verified copy.
+
+    The file is written to a temporary name and renamed only once its digest checks out,
+    so an interrupted download never leaves a half file that looks complete.
+    """
+    from tqdm import tqdm
+
+    root.mkdir(parents=True, exist_ok=True)
+    dest = root / f"{spec.name}.gz"
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + f"/{spec.name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                chunks = []
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                    while chunk := response.read(1 << 16):
+                        chunks.append(chunk)
+                        bar.update(len(chunk))
+            payload = b"".join(chunks)
+            check_digest(gzip.decompress(payload), spec, url)
+        except (urllib.error.URLError, OSError, EOFError, MNISTError) as e:
+            failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+    raise MNISTError(f"could not download {spec.name}.gz:\n  " + "\n  ".join(failures))
+
+
+def ensure_mnist(
+    root: str | os.PathLike | None = None, download: bool = True, mirrors: Sequence[str] = MIRRORS
+) -> Path:
+    """Make sure the four MNIST files are in `root`, downloading any that are missing."""
+    root = resolve_data_root(root)
+    missing = [spec for spec in MNIST_FILES.values() if find_idx_file(root, spec) is None]
+    if not missing:
+        return root
+    names = ", ".join(f"{spec.name}.gz" for spec in missing)
+    advice = (
+        f"Put the MNIST files ({names}) in {root.resolve()}, or set {ENV_VAR} "
+        "to a folder that holds all four."
+    )
+    if not download:
+        raise MNISTError(f"MNIST not found. {advice}")
+    try:
+        for spec in missing:
+            download_idx_file(spec, root, mirrors)
+    except MNISTError as e:
+        raise MNISTError(f"MNIST not found and the download failed. {advice}\n{e}") from e
+    return root
+
+
+def load_idx(root: Path, key: str) -> torch.Tensor:
+    spec = MNIST_FILES[key]
+    path = find_idx_file(root, spec)
+    if path is None:
+        raise MNISTError(f"{root / spec.name}.gz is missing")
+    raw = read_idx_bytes(path)
+    check_digest(raw, spec, str(path))
+    return parse_idx(raw, spec, str(path))
+
+
+# --------------------------------------------------------------------------- the splits
+
+
+@dataclass
+class MNISTSplits:
+    """uint8 images (N, 28, 28) and int64 labels for train, validation and test."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def load_mnist(
+    root: str | os.PathLike | None = None,
+    val_size: int = 5000,
+    split_seed: int = 0,
+    download: bool = True,
+) -> MNISTSplits:
+    """Load MNIST with a fixed validation split carved out of the 60k training images.
+
+    The split depends only on `split_seed`, never on the training seed, so every model
+    is selected on the same held-out digits; the 10k test set is kept for final numbers.
+    """
+    root = ensure_mnist(root, download=download)
+    images, labels = load_idx(root, "train_images"), load_idx(root, "train_labels").long()
+    if labels.max() > 9:
+        raise MNISTError(f"{root}: label {int(labels.max())} is outside 0..9")
+    if not 0 <= val_size < len(images):
+        raise MNISTError(f"val_size must be in [0, {len(images)}), got {val_size}")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(split_seed))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    test_labels = load_idx(root, "test_labels").long()
+    if test_labels.max() > 9:
+        raise MNISTError(f"{root}: test label {int(test_labels.max())} is outside 0..9")
+    return MNISTSplits(
+        images[train_idx], labels[train_idx],
+        images[val_idx], labels[val_idx],
+        load_idx(root, "test_images"), test_labels,
+    )  # fmt: skip
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]: the input every model takes."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+def batches(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (float images, labels) batches sliced from in-memory uint8 tensors."""
+    n = len(images)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield to_float(images[idx]), labels[idx]
+
+
+# ------------------------------------------------------------------------- augmentation
+
+
+@dataclass
+class AugmentParams:
+    rotate_deg: float = bounded(12.0, 0.0, 90.0)
+    translate_px: float = bounded(2.5, 0.0, 14.0)
+    scale_min: float = bounded(0.85, 0.1, 4.0)
+    scale_max: float = bounded(1.1, 0.1, 4.0)
+    shear_deg: float = bounded(10.0, 0.0, 60.0)
+    thickness_prob: float = bounded(0.3, 0.0, 1.0)  # share of digits made thinner or bolder
+
+
+def augment_digits(
+    x: torch.Tensor, params: AugmentParams, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Random affine (rotation, scale, shear, translation) and stroke-thickness change for
+    a whole batch (N, 1, H, W) in [0, 1] at once: one `affine_grid` + `grid_sample`."""
+    n, _, h, w = x.shape
+    if n == 0:
+        return x
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(n, generator=generator) * (hi - lo) + lo
+
+    angle = torch.deg2rad(uniform(-params.rotate_deg, params.rotate_deg))
+    shear = torch.deg2rad(uniform(-params.shear_deg, params.shear_deg))
+    scale = uniform(params.scale_min, params.scale_max)
+    tx = uniform(-params.translate_px, params.translate_px) * 2 / w
+    ty = uniform(-params.translate_px, params.translate_px) * 2 / h
+    # affine_grid maps output coordinates to input coordinates, so this is the inverse
+    # of the transform the digit undergoes; for random symmetric ranges that is harmless.
+    cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
+    theta = torch.stack(
+        [
+            torch.stack([cos / scale, (cos * tan - sin) / scale, tx], dim=1),
+            torch.stack([sin / scale, (sin * tan + cos) / scale, ty], dim=1),
+        ],
+        dim=1,
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    if params.thickness_prob > 0:
+        # Bolder: 3x3 max filter (dilation); thinner: min filter (erosion) blended halfway
+        # so thin strokes do not vanish. Real pens and brushes vary exactly this way.
+        choice = torch.rand(n, generator=generator)
+        bold = (choice < params.thickness_prob / 2).view(n, 1, 1, 1)
+        thin = ((choice >= params.thickness_prob / 2) & (choice < params.thickness_prob)).view(
+            n, 1, 1, 1
+        )
+        dilated = F.max_pool2d(out, 3, stride=1, padding=1)
+        eroded = -F.max_pool2d(-out, 3, stride=1, padding=1)
+        out = torch.where(bold, dilated, out)
+        out = torch.where(thin, 0.5 * (out + eroded), out)
+    return out.clamp_(0.0, 1.0)

@@ -1,0 +1,206 @@
+"""Training the digit classifier: config schema, the loop, evaluation and calibration."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from src.calibration import fit_temperature
+from src.config import bounded
+from src.data import AugmentParams, MNISTSplits, augment_digits, to_float
+from src.models.classifier import ClassifierConfig, DigitClassifier
+from src.runtime import DEVICES
+
+
+@dataclass
+class DataConfig:
+    root: str = "data"  # $DIGIT_STUDIO_DATA, when set, takes precedence
+    val_size: int = bounded(5000, 0, 30000)
+    split_seed: int = 0
+    batch_size: int = bounded(256, 1, 8192)
+    augment: bool = True
+
+
+@dataclass
+class ClassifierTrainingConfig:
+    epochs: int = bounded(4, 1, 1000)
+    lr: float = bounded(4e-3, 0.0, 1.0)  # peak of the one-cycle schedule
+    weight_decay: float = bounded(5e-4, 0.0, 1.0)
+    label_smoothing: float = bounded(0.1, 0.0, 0.5)
+    warmup_frac: float = bounded(0.25, 0.0, 1.0)
+    ema_decay: float = bounded(0.0, 0.0, 0.99999)  # 0 disables the weight average
+    seed: int = 0
+    device: str = bounded("auto", choices=DEVICES)
+
+
+@dataclass
+class OutputConfig:
+    checkpoint: str = "checkpoints/classifier.pth"
+    results_dir: str = "results"
+
+
+@dataclass
+class ClassifierRunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    model: ClassifierConfig = field(default_factory=ClassifierConfig)
+    training: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+    seconds: float  # training wall time of this epoch, evaluation excluded
+
+
+@torch.no_grad()
+def predict_logits(
+    model: torch.nn.Module, images: torch.Tensor, batch_size: int = 2000
+) -> torch.Tensor:
+    """Logits for uint8 (N, 28, 28) or float (N, 1, 28, 28) images, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        x = to_float(x) if x.dtype == torch.uint8 else x
+        chunks.append(model(x.to(device).contiguous(memory_format=torch.channels_last)).cpu())
+    model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0, 10)
+
+
+def accuracy_and_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    acc = (logits.argmax(1) == labels).float().mean().item()
+    return acc, F.cross_entropy(logits, labels).item()
+
+
+def one_cycle_lr(step: int, total: int, peak: float, warmup_frac: float) -> float:
+    """Linear warm-up to `peak`, then cosine decay to zero: fast and forgiving."""
+    warmup = max(1, int(total * warmup_frac))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+Probe = Callable[[DigitClassifier, int, float], None]
+
+
+def fit_classifier(
+    config: ClassifierRunConfig,
+    splits: MNISTSplits,
+    device: torch.device,
+    on_epoch: Callable[[EpochResult, DigitClassifier], None] | None = None,
+    probe: Probe | None = None,
+    probe_every: int = 0,
+    progress: bool = True,
+) -> DigitClassifier:
+    """Train a classifier; returns the final model (EMA weights when enabled).
+
+    `on_epoch` sees each epoch's metrics and model (for checkpointing the best);
+    `probe(model, step, train_seconds)` runs every `probe_every` steps with the clock
+    stopped, for benchmarks that track accuracy against training time.
+    """
+    from tqdm import tqdm
+
+    tc = config.training
+    torch.manual_seed(tc.seed)
+    generator = torch.Generator().manual_seed(tc.seed)
+    model = DigitClassifier(config.model).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    ema = None
+    if tc.ema_decay > 0:
+        ema = torch.optim.swa_utils.AveragedModel(
+            model,
+            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(tc.ema_decay),
+            use_buffers=True,  # BatchNorm statistics must follow the averaged weights
+        )
+    batch_size = config.data.batch_size
+    steps_per_epoch = math.ceil(len(splits.train_images) / batch_size)
+    total_steps = tc.epochs * steps_per_epoch
+    step, train_seconds = 0, 0.0
+    for epoch in range(1, tc.epochs + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        paused = 0.0
+        loss_sum, correct, seen = 0.0, 0, 0
+        order = torch.randperm(len(splits.train_images), generator=generator)
+        bar = tqdm(
+            range(0, len(order), batch_size),
+            desc=f"epoch {epoch}/{tc.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for start in bar:
+            idx = order[start : start + batch_size]
+            x, y = to_float(splits.train_images[idx]), splits.train_labels[idx]
+            if config.data.augment:
+                x = augment_digits(x, config.augment, generator)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            y = y.to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = one_cycle_lr(step, total_steps, tc.lr, tc.warmup_frac)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=tc.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            step += 1
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if progress and step % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+            if probe is not None and probe_every and step % probe_every == 0:
+                pause_start = time.perf_counter()
+                probe(
+                    current_model(model, ema),
+                    step,
+                    train_seconds + pause_start - epoch_start - paused,
+                )
+                paused += time.perf_counter() - pause_start
+        seconds = time.perf_counter() - epoch_start - paused
+        train_seconds += seconds
+        evaluated = current_model(model, ema)
+        val_acc, val_loss = accuracy_and_loss(
+            predict_logits(evaluated, splits.val_images), splits.val_labels
+        )
+        result = EpochResult(
+            epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
+            optimizer.param_groups[0]["lr"], seconds,
+        )  # fmt: skip
+        if progress:
+            print(
+                f"epoch {epoch}: train loss {result.train_loss:.4f} acc {result.train_accuracy:.4f}"
+                f" | val loss {val_loss:.4f} acc {val_acc:.4f} | {seconds:.1f}s",
+                flush=True,
+            )
+        if on_epoch is not None:
+            on_epoch(result, evaluated)
+    return current_model(model, ema)
+
+
+def current_model(model: DigitClassifier, ema: torch.nn.Module | None) -> DigitClassifier:
+    return model if ema is None else ema.module
+
+
+def calibrate(model: DigitClassifier, splits: MNISTSplits) -> float:
+    """Fit the temperature on the validation split and store it in the model."""
+    logits = predict_logits(model, splits.val_images)
+    temperature = fit_temperature(logits, splits.val_labels)
+    model.temperature.fill_(temperature)
+    return temperature

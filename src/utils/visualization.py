@@ -1,0 +1,128 @@
+"""Pictures: report figures (matplotlib) and the studio's fast overlays (numpy only).
+
+Report figures are made once per run, so matplotlib figures are fine there. The studio's
+hot path never builds a figure: overlays use a colormap as a lookup table on arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: scripts and servers have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+# ------------------------------------------------------------------------ report figures
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_curves(
+    history: Sequence[dict], panels: dict[str, Sequence[str]], path: str | Path, title: str = ""
+) -> Path:
+    """One panel per entry of `panels`: {panel title: [metric keys]} against epoch."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
+    axes = np.atleast_1d(axes)
+    epochs = [h["epoch"] for h in history]
+    for ax, (panel, keys) in zip(axes, panels.items(), strict=True):
+        for key in keys:
+            ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(panel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(confusion: np.ndarray, path: str | Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    # Log colour scale: the diagonal holds ~1000 per class, errors a handful.
+    im = ax.imshow(np.log1p(confusion), cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        if count:
+            colour = "white" if i == j else "black"
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix (test)")
+    fig.colorbar(im, ax=ax, label="log(1 + count)")
+    return _save(fig, path)
+
+
+def plot_reliability(
+    bins_before: Sequence[dict], bins_after: Sequence[dict], path: str | Path
+) -> Path:
+    """Accuracy against confidence per bin, before and after temperature scaling."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    for ax, bins, name in zip(axes, (bins_before, bins_after), ("raw", "calibrated"), strict=True):
+        centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+        width = bins[0]["hi"] - bins[0]["lo"]
+        ax.bar(centres, [b["accuracy"] for b in bins], width=width * 0.9, label="accuracy")
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+        confident = [(c, b["confidence"]) for c, b in zip(centres, bins, strict=True) if b["count"]]
+        if confident:
+            ax.plot(*zip(*confident, strict=True), "r.", label="mean confidence")
+        ax.set_title(f"Reliability ({name})")
+        ax.set_xlabel("confidence")
+        ax.legend(loc="upper left", fontsize=8)
+    axes[0].set_ylabel("accuracy")
+    return _save(fig, path)
+
+
+def plot_prediction_grid(
+    images: torch.Tensor,
+    labels: Sequence[int],
+    predictions: Sequence[int],
+    confidences: Sequence[float],
+    path: str | Path,
+    columns: int = 10,
+) -> Path:
+    """Digits with their predictions; misclassified ones titled in red with the truth."""
+    rows = int(np.ceil(len(images) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, image, label, pred, conf in zip(
+        np.atleast_1d(axes).ravel(), images, labels, predictions, confidences, strict=False
+    ):
+        ax.imshow(image.squeeze().numpy(), cmap="gray_r", vmin=0, vmax=1)
+        wrong = label != pred
+        text = f"{pred} ({conf:.0%})" + (f"\ntrue {label}" if wrong else "")
+        ax.set_title(text, fontsize=8, color="red" if wrong else "black")
+    return _save(fig, path)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, pad: int = 2) -> Path:
+    """Tile (N, 1, H, W) images in [0, 1] into one PNG, ink dark on white (no figure)."""
+    from PIL import Image
+
+    tiles = images.detach().cpu().clamp(0, 1).squeeze(1).numpy()
+    n, h, w = tiles.shape
+    rows = int(np.ceil(n / columns))
+    canvas = np.zeros((rows * (h + pad) + pad, columns * (w + pad) + pad), dtype=np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        canvas[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + c * (w + pad) : pad + c * (w + pad) + w,
+        ] = tile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(((1 - canvas) * 255).astype(np.uint8)).resize(
+        (canvas.shape[1] * 3, canvas.shape[0] * 3), Image.NEAREST
+    ).save(path)
+    return path

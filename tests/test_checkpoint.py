@@ -1,0 +1,121 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from src.checkpoint import CheckpointError, load_checkpoint, restore_weights, save_checkpoint
+from src.models.classifier import ClassifierConfig, DigitClassifier
+from src.runtime import select_device, set_seed
+
+
+def tiny_classifier(width=4):
+    return DigitClassifier(ClassifierConfig(hidden_channels=width))
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    model = tiny_classifier()
+    model.temperature.fill_(1.7)
+    path = tmp_path / "ck" / "model.pth"
+    save_checkpoint(path, "classifier", model, {"hidden_channels": 4}, {"lr": 0.1}, {"acc": 0.5})
+    ck = load_checkpoint(path, "classifier")
+    assert ck["format_version"] == 1 and ck["kind"] == "classifier"
+    assert ck["model_config"] == {"hidden_channels": 4}
+    assert ck["train_config"] == {"lr": 0.1} and ck["metrics"] == {"acc": 0.5}
+    assert ck["torch_version"] == torch.__version__ and ck["created"]
+    assert "git_commit" in ck
+    clone = tiny_classifier()
+    restore_weights(clone, ck, path)
+    assert clone.temperature.item() == pytest.approx(1.7)
+    x = torch.rand(3, 1, 28, 28)
+    model.eval(), clone.eval()
+    assert torch.equal(model(x), clone(x))
+
+
+def test_atomic_write_keeps_previous_file_when_save_fails(tmp_path, monkeypatch):
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, "classifier", tiny_classifier(), {}, metrics={"generation": 1})
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # e.g. the user hits Ctrl-C mid-save
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, "classifier", tiny_classifier(), {}, metrics={"generation": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path, "classifier")["metrics"] == {"generation": 1}
+    assert os.listdir(tmp_path) == ["model.pth"]  # no temp file left behind
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this would run",))
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"kind": "classifier", "format_version": 1, "x": Payload()}, path)
+    with pytest.raises(CheckpointError, match="refused to load") as err:
+        load_checkpoint(path, "classifier")
+    assert str(path) in str(err.value)
+    with open(path, "wb") as f:
+        pickle.dump({"kind": "classifier"}, f)
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_checkpoint(path, "classifier")
+
+
+def test_wrong_kind_names_both_kinds(tmp_path):
+    path = tmp_path / "vae.pth"
+    save_checkpoint(path, "vae", tiny_classifier(), {})
+    with pytest.raises(CheckpointError, match="this is a 'vae' checkpoint, expected 'classifier'"):
+        load_checkpoint(path, "classifier")
+
+
+def test_truncated_and_missing_files(tmp_path):
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, "classifier", tiny_classifier(), {})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+        load_checkpoint(path, "classifier")
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+        load_checkpoint(path, "classifier")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "absent.pth", "classifier")
+
+
+def test_not_our_format(tmp_path):
+    path = tmp_path / "sd.pth"
+    torch.save(tiny_classifier().state_dict(), path)  # a bare state_dict
+    with pytest.raises(CheckpointError, match="not a Digit Insight Studio checkpoint"):
+        load_checkpoint(path, "classifier")
+
+
+def test_shape_mismatch_is_clear(tmp_path):
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, "classifier", tiny_classifier(4), {})
+    with pytest.raises(CheckpointError, match="do not fit the model"):
+        restore_weights(tiny_classifier(8), load_checkpoint(path, "classifier"), path)
+
+
+def test_device_choice():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="device must be one of"):
+        select_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            select_device("cuda")
+
+
+def test_set_seed_covers_every_rng():
+    import random
+
+    import numpy as np
+
+    set_seed(5)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_seed(5)
+    assert a == (random.random(), np.random.rand(), torch.rand(1).item())

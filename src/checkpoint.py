@@ -8,16 +8,14 @@ a crash mid-save leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from src.runtime import git_commit
+from src.runtime import git_commit, write_atomically
 
 FORMAT_VERSION = 1
 
@@ -47,17 +45,7 @@ def save_checkpoint(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: torch.save(checkpoint, f))
     return checkpoint
 
 

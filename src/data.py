@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from src.config import bounded
+from src.runtime import write_atomically
 
 ENV_VAR = "DIGIT_STUDIO_DATA"
 DEFAULT_ROOT = "data"
@@ -159,14 +159,7 @@ def download_idx_file(
         except (urllib.error.URLError, OSError, EOFError, MNISTError) as e:
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(dest, lambda f, payload=payload: f.write(payload))
         return dest
     raise MNISTError(f"could not download {spec.name}.gz:\n  " + "\n  ".join(failures))
 
@@ -273,12 +266,12 @@ def batches(
 
 @dataclass
 class AugmentParams:
-    rotate_deg: float = bounded(12.0, 0.0, 90.0)
-    translate_px: float = bounded(2.5, 0.0, 14.0)
-    scale_min: float = bounded(0.85, 0.1, 4.0)
+    rotate_deg: float = bounded(8.0, 0.0, 90.0)
+    translate_px: float = bounded(2.0, 0.0, 14.0)
+    scale_min: float = bounded(0.9, 0.1, 4.0)
     scale_max: float = bounded(1.1, 0.1, 4.0)
-    shear_deg: float = bounded(10.0, 0.0, 60.0)
-    thickness_prob: float = bounded(0.3, 0.0, 1.0)  # share of digits made thinner or bolder
+    shear_deg: float = bounded(5.0, 0.0, 60.0)
+    thickness_prob: float = bounded(0.2, 0.0, 1.0)  # share of digits made thinner or bolder
 
 
 def augment_digits(

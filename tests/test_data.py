@@ -191,7 +191,7 @@ def test_corrupt_download_is_rejected_and_not_written(tmp_path, monkeypatch, fil
     with pytest.raises(MNISTError, match="download failed(.|\n)*digest"):
         ensure_mnist(tmp_path, mirrors=(url,))
     assert not (tmp_path / name).exists()
-    assert not list(tmp_path.glob(".*part"))
+    assert not list(tmp_path.glob(".*tmp"))
 
 
 def test_server_down_gives_clear_error(tmp_path, monkeypatch):

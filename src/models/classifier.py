@@ -9,11 +9,14 @@ minutes (BatchNorm and ReLU at 28x28 cost more than the convolutions themselves)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from src.config import bounded
+from src.checkpoint import CheckpointError, load_checkpoint, restore_weights
+from src.config import ConfigError, bounded, from_dict
+from src.runtime import select_device
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -69,3 +72,16 @@ class DigitClassifier(nn.Module):
     def calibrated_probs(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax of temperature-scaled logits: probabilities fit to show a person."""
         return torch.softmax(self(x) / self.temperature, dim=1)
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "auto") -> DigitClassifier:
+    """Rebuild a classifier from a checkpoint, in eval mode, with its fitted temperature."""
+    checkpoint = load_checkpoint(path, kind="classifier")
+    try:
+        config = from_dict(ClassifierConfig, checkpoint["model_config"], f"{path}: model_config")
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from e
+    model = DigitClassifier(config)
+    restore_weights(model, checkpoint, path)
+    device = select_device(device) if isinstance(device, str) else device
+    return model.to(device).eval()

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from src.calibration import fit_temperature
+from src.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+)
 from src.config import bounded
 from src.data import AugmentParams, MNISTSplits, augment_digits, to_float
 from src.models.classifier import ClassifierConfig, DigitClassifier
@@ -33,7 +37,6 @@ class ClassifierTrainingConfig:
     weight_decay: float = bounded(5e-4, 0.0, 1.0)
     label_smoothing: float = bounded(0.1, 0.0, 0.5)
     warmup_frac: float = bounded(0.25, 0.0, 1.0)
-    ema_decay: float = bounded(0.0, 0.0, 0.99999)  # 0 disables the weight average
     seed: int = 0
     device: str = bounded("auto", choices=DEVICES)
 
@@ -107,7 +110,7 @@ def fit_classifier(
     probe_every: int = 0,
     progress: bool = True,
 ) -> DigitClassifier:
-    """Train a classifier; returns the final model (EMA weights when enabled).
+    """Train a classifier from scratch; returns the model after the last epoch.
 
     `on_epoch` sees each epoch's metrics and model (for checkpointing the best);
     `probe(model, step, train_seconds)` runs every `probe_every` steps with the clock
@@ -120,13 +123,6 @@ def fit_classifier(
     generator = torch.Generator().manual_seed(tc.seed)
     model = DigitClassifier(config.model).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    ema = None
-    if tc.ema_decay > 0:
-        ema = torch.optim.swa_utils.AveragedModel(
-            model,
-            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(tc.ema_decay),
-            use_buffers=True,  # BatchNorm statistics must follow the averaged weights
-        )
     batch_size = config.data.batch_size
     steps_per_epoch = math.ceil(len(splits.train_images) / batch_size)
     total_steps = tc.epochs * steps_per_epoch
@@ -157,8 +153,6 @@ def fit_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if ema is not None:
-                ema.update_parameters(model)
             step += 1
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
@@ -167,17 +161,12 @@ def fit_classifier(
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
             if probe is not None and probe_every and step % probe_every == 0:
                 pause_start = time.perf_counter()
-                probe(
-                    current_model(model, ema),
-                    step,
-                    train_seconds + pause_start - epoch_start - paused,
-                )
+                probe(model, step, train_seconds + pause_start - epoch_start - paused)
                 paused += time.perf_counter() - pause_start
         seconds = time.perf_counter() - epoch_start - paused
         train_seconds += seconds
-        evaluated = current_model(model, ema)
         val_acc, val_loss = accuracy_and_loss(
-            predict_logits(evaluated, splits.val_images), splits.val_labels
+            predict_logits(model, splits.val_images), splits.val_labels
         )
         result = EpochResult(
             epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
@@ -190,12 +179,8 @@ def fit_classifier(
                 flush=True,
             )
         if on_epoch is not None:
-            on_epoch(result, evaluated)
-    return current_model(model, ema)
-
-
-def current_model(model: DigitClassifier, ema: torch.nn.Module | None) -> DigitClassifier:
-    return model if ema is None else ema.module
+            on_epoch(result, model)
+    return model
 
 
 def calibrate(model: DigitClassifier, splits: MNISTSplits) -> float:
@@ -204,3 +189,26 @@ def calibrate(model: DigitClassifier, splits: MNISTSplits) -> float:
     temperature = fit_temperature(logits, splits.val_labels)
     model.temperature.fill_(temperature)
     return temperature
+
+
+def evaluation_report(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
+    """Accuracy, per-class accuracy, NLL and ECE (raw and temperature-scaled) as JSON-ready."""
+    predicted = logits.argmax(1)
+    n_classes = logits.shape[1]
+    confusion = torch.bincount(labels * n_classes + predicted, minlength=n_classes**2)
+    confusion = confusion.view(n_classes, n_classes)
+    per_class = confusion.diag().float() / confusion.sum(1).clamp(min=1)
+    raw_probs = torch.softmax(logits, 1)
+    scaled_probs = torch.softmax(logits / temperature, 1)
+    return {
+        "accuracy": (predicted == labels).float().mean().item(),
+        "n": len(labels),
+        "errors": int((predicted != labels).sum()),
+        "per_class_accuracy": {str(c): round(per_class[c].item(), 6) for c in range(n_classes)},
+        "temperature": temperature,
+        "nll": negative_log_likelihood(logits, labels, temperature),
+        "nll_before_scaling": negative_log_likelihood(logits, labels),
+        "ece": expected_calibration_error(scaled_probs, labels),
+        "ece_before_scaling": expected_calibration_error(raw_probs, labels),
+        "confusion_matrix": confusion.tolist(),
+    }

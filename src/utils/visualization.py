@@ -126,3 +126,60 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, pa
         (canvas.shape[1] * 3, canvas.shape[0] * 3), Image.NEAREST
     ).save(path)
     return path
+
+
+# -------------------------------------------------------------------- fast studio overlays
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def colormap_lut(name: str = "jet") -> np.ndarray:
+    """A matplotlib colormap sampled once into a (256, 3) uint8 lookup table."""
+    if name not in _LUTS:
+        colours = matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3]
+        _LUTS[name] = (colours * 255).round().astype(np.uint8)
+    return _LUTS[name]
+
+
+def upscale(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, H, W) -> (N, size, size), bilinear, one call for the whole batch."""
+    return torch.nn.functional.interpolate(
+        images.unsqueeze(1).float(), size=(size, size), mode="bilinear", align_corners=False
+    )[:, 0]
+
+
+def heatmap_overlays(
+    digits: torch.Tensor,
+    maps: torch.Tensor,
+    size: int = 112,
+    colormap: str = "jet",
+    max_alpha: float = 0.65,
+) -> np.ndarray:
+    """Heat over each digit: (N, 1|-, 28, 28) digits and (N, 28, 28) maps in [0, 1] ->
+    (N, size, size, 3) uint8. The digit is drawn dark on white, and the heat is blended
+    in proportion to its strength so weak regions leave the strokes readable."""
+    digits = digits.reshape(len(digits), *digits.shape[-2:])
+    ink = upscale(digits, size).clamp(0, 1).numpy()
+    heat = upscale(maps, size).clamp(0, 1).numpy()
+    base = (1.0 - 0.85 * ink)[..., None] * 255.0  # grey-scale digit on white
+    colour = colormap_lut(colormap)[(heat * 255).astype(np.uint8)].astype(np.float32)
+    alpha = (max_alpha * heat)[..., None]
+    return (base * (1 - alpha) + colour * alpha).round().astype(np.uint8)
+
+
+def digit_tiles(digits: torch.Tensor, size: int = 112) -> np.ndarray:
+    """(N, 1|-, 28, 28) in [0, 1] -> (N, size, size, 3) uint8, dark ink on white."""
+    digits = digits.reshape(len(digits), *digits.shape[-2:])
+    grey = ((1.0 - upscale(digits, size).clamp(0, 1)) * 255).round().to(torch.uint8).numpy()
+    return np.repeat(grey[..., None], 3, axis=3)
+
+
+def tile_row(tiles: np.ndarray, gap: int = 4) -> np.ndarray:
+    """(N, H, W, 3) tiles side by side with white gaps -> (H, N*W + gaps, 3)."""
+    n, h, w, c = tiles.shape
+    if n == 0:
+        return np.full((h, 1, c), 255, np.uint8)
+    row = np.full((h, n * w + (n - 1) * gap, c), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        row[:, i * (w + gap) : i * (w + gap) + w] = tile
+    return row

@@ -1,0 +1,168 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from src.utils.segmentation import (
+    DrawingError,
+    SegmentConfig,
+    find_digit_regions,
+    ink_map,
+    normalize_digit,
+)
+
+
+def drawing(shapes, size=(200, 400), width=8):
+    """White canvas, black strokes: shapes are lists of points (polylines)."""
+    image = Image.new("L", size[::-1], 255)
+    draw = ImageDraw.Draw(image)
+    for points in shapes:
+        draw.line(points, fill=0, width=width)
+    return np.array(image)
+
+
+ONE = [(60, 40), (60, 160)]
+ZERO = [(150, 40), (190, 40), (190, 160), (150, 160), (150, 40)]
+
+
+# ------------------------------------------------------------------------------- ink map
+
+
+def test_polarity_and_formats_agree():
+    dark_on_light = drawing([ONE, ZERO])
+    expected = ink_map(dark_on_light) > 0.5
+    assert expected.sum() > 500
+    assert np.array_equal(ink_map(255 - dark_on_light) > 0.5, expected)  # light on dark
+    rgb = np.repeat(dark_on_light[..., None], 3, axis=2)
+    assert np.array_equal(ink_map(rgb) > 0.5, expected)
+    assert np.array_equal(ink_map(Image.fromarray(rgb)) > 0.5, expected)
+    assert np.array_equal(ink_map(dark_on_light.astype(np.float64) / 255) > 0.5, expected)
+
+
+def test_transparent_canvas_uses_alpha_not_rgb():
+    ink = drawing([ONE]) < 128
+    rgba = np.random.default_rng(0).integers(0, 256, ink.shape + (4,), dtype=np.uint8)
+    rgba[..., 3] = np.where(ink, 255, 0)  # garbage RGB under transparent pixels
+    assert np.array_equal(ink_map(rgba) > 0.5, ink)
+
+
+def test_sketchpad_dict_layers_and_composite():
+    ink = drawing([ONE]) < 128
+    layer = np.zeros(ink.shape + (4,), np.uint8)
+    layer[ink] = (20, 20, 20, 255)
+    background = np.full(ink.shape + (4,), 255, np.uint8)
+    from_layers = ink_map({"background": background, "layers": [layer], "composite": None})
+    assert np.array_equal(from_layers > 0.5, ink)
+    assert np.array_equal(
+        ink_map({"background": None, "layers": [layer], "composite": None}) > 0.5, ink
+    )
+    assert np.array_equal(ink_map({"composite": layer}) > 0.5, ink)
+    assert not ink_map({"background": None, "layers": [], "composite": None}).any()
+
+
+def test_path_input_and_bad_inputs(tmp_path):
+    path = tmp_path / "d.png"
+    Image.fromarray(drawing([ONE])).save(path)
+    assert (ink_map(path) > 0.5).sum() > 100
+    (tmp_path / "cat.txt").write_text("meow")
+    with pytest.raises(DrawingError, match="could not open cat.txt"):
+        ink_map(tmp_path / "cat.txt")
+    with pytest.raises(DrawingError, match="unsupported input type"):
+        ink_map(42)
+    with pytest.raises(DrawingError, match="expected an image"):
+        ink_map(np.zeros((4, 4, 7)))
+
+
+# ------------------------------------------------------------------------------- regions
+
+
+def test_regions_left_to_right_and_lines_in_order():
+    top = [[(300, 20), (300, 80)], [(100, 20), (100, 80)]]
+    bottom = [[(50, 130), (50, 190)]]
+    ink = ink_map(drawing(top + bottom))
+    regions = find_digit_regions(ink, SegmentConfig()).regions
+    assert [r.line for r in regions] == [0, 0, 1]
+    assert regions[0].box[0] < regions[1].box[0]
+    assert regions[2].box[1] > regions[0].box[3]
+
+
+def test_pieces_of_one_digit_merge():
+    five = [[(40, 100), (40, 60), (80, 60), (80, 100), (40, 100)], [(45, 30), (90, 30)]]
+    regions = find_digit_regions(ink_map(drawing(five)), SegmentConfig()).regions
+    assert len(regions) == 1  # body and lifted top bar are one digit
+
+
+def test_specks_are_dropped():
+    image = drawing([ONE])
+    image[10:12, 300:302] = 0  # a 2x2 speck far away
+    regions = find_digit_regions(ink_map(image), SegmentConfig()).regions
+    assert len(regions) == 1
+
+
+def test_too_many_marks_is_a_message_not_a_hang():
+    image = np.full((300, 300), 255, np.uint8)
+    image[5::10, 5::10] = 0
+    image = ndimage.grey_erosion(image, size=4)  # 900 dots of 4x4
+    segmentation = find_digit_regions(ink_map(image), SegmentConfig(max_components=64))
+    assert segmentation.regions == []
+    assert "more than 64" in segmentation.message
+
+
+# ---------------------------------------------------------------------------- normalise
+
+
+def test_normalized_digit_is_mnist_like():
+    crop = (drawing([ZERO], width=10) < 128).astype(np.float32)[20:180, 130:210]
+    digit = normalize_digit(crop, SegmentConfig())
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() >= 0 and digit.max() <= 1
+    ys, xs = np.nonzero(digit > 0.05)
+    assert ys.max() - ys.min() + 1 <= 21 and xs.max() - xs.min() + 1 <= 21
+    cy, cx = ndimage.center_of_mass(digit)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1
+
+
+def test_thickness_is_normalized_whatever_the_brush():
+    masses = []
+    tall_zero = [(100, 60), (200, 60), (200, 300), (100, 300), (100, 60)]  # 240 px tall
+    for brush in (3, 12, 30):  # 1% to 12% of the height: mouse line to fat marker
+        crop = (drawing([tall_zero], size=(400, 400), width=brush) < 128).astype(np.float32)
+        digit = normalize_digit(crop, SegmentConfig())
+        masses.append(digit.sum())  # same shape, so ink mass tracks stroke width
+    assert max(masses) / min(masses) < 1.25  # 3 px pen and 30 px marker come out alike
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (1, 1), (1, 500), (500, 1)])
+def test_degenerate_crops(shape):
+    digit = normalize_digit(np.ones(shape, np.float32), SegmentConfig())
+    assert digit.shape == (28, 28) and np.isfinite(digit).all()
+
+
+# ------------------------------------------------------------------- property-based tests
+
+images = st.one_of(
+    arrays(np.uint8, st.tuples(st.integers(1, 90), st.integers(1, 90))),
+    arrays(np.uint8, st.tuples(st.integers(1, 60), st.integers(1, 60), st.sampled_from([3, 4]))),
+    st.builds(lambda v, h, w: np.full((h, w), v, np.uint8), st.integers(0, 255),
+              st.integers(1, 300), st.integers(1, 300)),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(images)
+def test_any_image_segments_without_raising(image):
+    ink = ink_map(image)
+    assert ink.shape == image.shape[:2] and np.isfinite(ink).all()
+    segmentation = find_digit_regions(ink, SegmentConfig())
+    h, w = segmentation.ink.shape
+    previous = None
+    for region in segmentation.regions:
+        x0, y0, x1, y1 = region.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        key = (region.line, x0)
+        assert previous is None or key >= previous
+        previous = key
+        assert normalize_digit(region.mask, SegmentConfig()).shape == (28, 28)

@@ -1,0 +1,117 @@
+"""Reading real drawings end to end with the shipped classifier."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from src.strokes import by_writer, load_pendigits, pendigits_path, render_number
+from src.studio import Studio
+from tests.conftest import need
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def studio():
+    return Studio.load()
+
+
+@pytest.fixture(scope="module")
+def pen_writers():
+    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    return by_writer([d for d in load_pendigits() if d.split == "test"])
+
+
+def pick(writer_digits, text):
+    by_label = {}
+    for digit in writer_digits:
+        by_label.setdefault(str(digit.label), digit)
+    return [by_label[c] for c in text]
+
+
+def test_reads_a_rendered_real_stroke_number(studio, pen_writers):
+    rng = np.random.default_rng(0)
+    writer = sorted(pen_writers)[0]
+    drawing = render_number(pick(pen_writers[writer], "2025"), rng, height=150, brush_frac=0.07)
+    reading = studio.read(drawing.image)
+    assert reading.text == "2025"
+    assert len(reading.digits) == 4 and reading.crops.shape == (4, 1, 28, 28)
+    h, w = drawing.image.shape[:2]
+    for digit, truth in zip(reading.digits, drawing.boxes, strict=True):
+        x0, y0, x1, y1 = digit.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert abs((x0 + x1) / 2 - (truth[0] + truth[2]) / 2) < 0.3 * (truth[2] - truth[0]) + 10
+        assert 0 < digit.confidence <= 1 and abs(sum(digit.probabilities) - 1) < 1e-4
+    assert [d.box[0] for d in reading.digits] == sorted(d.box[0] for d in reading.digits)
+
+
+def test_white_canvas_and_pil_and_sketchpad_dict_agree(studio, pen_writers):
+    rng = np.random.default_rng(1)
+    writer = sorted(pen_writers)[1]
+    digits = pick(pen_writers[writer], "314159")
+    transparent = render_number(digits, np.random.default_rng(5), height=120, brush_frac=0.06)
+    white = render_number(
+        digits, np.random.default_rng(5), height=120, brush_frac=0.06, transparent=False
+    )
+    texts = {
+        studio.read(transparent.image).text,
+        studio.read(white.image).text,
+        studio.read(Image.fromarray(white.image)).text,
+        studio.read({"background": None, "layers": [transparent.image], "composite": None}).text,
+    }
+    assert texts == {"314159"}
+    del rng
+
+
+def test_reading_is_invariant_to_position_and_scale(studio, pen_writers):
+    writer = sorted(pen_writers)[2]
+    drawing = render_number(pick(pen_writers[writer], "4728"), np.random.default_rng(2),
+                            height=140, brush_frac=0.07, transparent=False)  # fmt: skip
+    base = studio.read(drawing.image).text
+    assert base == "4728"
+    h, w = drawing.image.shape[:2]
+    for dx, dy in [(0, 0), (500, 40), (37, 300)]:
+        canvas = np.full((h + 400, w + 600, 3), 255, np.uint8)
+        canvas[dy : dy + h, dx : dx + w] = drawing.image
+        assert studio.read(canvas).text == base
+    for factor in (0.5, 2.0):
+        resized = Image.fromarray(drawing.image).resize(
+            (int(w * factor), int(h * factor)), Image.LANCZOS
+        )
+        assert studio.read(resized).text == base
+
+
+def test_second_line_is_read_after_the_first(studio, pen_writers):
+    writer = sorted(pen_writers)[3]
+    top = render_number(pick(pen_writers[writer], "12"), np.random.default_rng(3), height=120,
+                        brush_frac=0.06, transparent=False, slant_deg=0)  # fmt: skip
+    bottom = render_number(pick(pen_writers[writer], "305"), np.random.default_rng(4), height=120,
+                           brush_frac=0.06, transparent=False, slant_deg=0)  # fmt: skip
+    width = max(top.image.shape[1], bottom.image.shape[1])
+    canvas = np.full((top.image.shape[0] + bottom.image.shape[0], width, 3), 255, np.uint8)
+    canvas[: top.image.shape[0], : top.image.shape[1]] = top.image
+    canvas[top.image.shape[0] :, : bottom.image.shape[1]] = bottom.image
+    reading = studio.read(canvas)
+    assert reading.text == "12305"
+    assert [d.line for d in reading.digits] == [0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((400, 600, 4), np.uint8),  # empty transparent sketchpad
+        np.full((400, 600, 3), 255, np.uint8),  # blank white page
+        np.zeros((1, 1), np.uint8),
+        {"background": None, "layers": [], "composite": None},
+    ],
+)
+def test_nothing_drawn_reads_empty(studio, image):
+    reading = studio.read(image)
+    assert reading.text == "" and reading.digits == []
+
+
+def test_mnist_digit_crop_reads_like_the_classifier(studio, mnist):
+    crops = mnist.test_images[:200].numpy()
+    texts = [studio.read(crop).text for crop in crops]
+    agree = np.mean([t == str(int(y)) for t, y in zip(texts, mnist.test_labels[:200], strict=True)])
+    assert agree >= 0.97

@@ -25,7 +25,7 @@ from src.runtime import select_device
 class VAEConfig:
     latent_dim: int = bounded(16, 1, 256)
     hidden_channels: int = bounded(32, 4, 256)  # encoder widths c, 2c; decoder mirrors
-    hidden_dim: int = bounded(256, 16, 4096)  # dense layer between convs and latents
+    hidden_dim: int = bounded(128, 16, 4096)  # dense layer between convs and latents
 
 
 class ConvVAE(nn.Module):

@@ -24,8 +24,8 @@ class VAEDataConfig(DataConfig):
 
 @dataclass
 class VAETrainingConfig:
-    epochs: int = bounded(20, 1, 1000)
-    lr: float = bounded(2e-3, 0.0, 1.0)
+    epochs: int = bounded(17, 1, 1000)
+    lr: float = bounded(3e-3, 0.0, 1.0)
     beta: float = bounded(1.0, 0.0, 100.0)  # weight of the KL term
     kl_warmup_epochs: float = bounded(1.0, 0.0, 100.0)  # beta ramps up from 0 over these
     seed: int = 0

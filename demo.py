@@ -1,11 +1,189 @@
-"""Launch the Digit Insight Studio (Gradio)."""
+"""Digit Insight Studio: sketch a number, see it read, explained and reimagined.
 
+    python demo.py [--classifier checkpoints/classifier.pth] [--vae checkpoints/vae.pth]
+                   [--host 127.0.0.1] [--port 7860] [--share]
+
+The page is a thin Gradio layer: every decision is made in `src/` (`Studio.analyze`,
+`src.ui`). The named API endpoint `/read` returns the reading as JSON:
+`Client(url).predict(handle_file("number.png"), api_name="/read")`.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "assets" / "examples"
+
+CSS = """
+.dis-number { font-size: 3.2rem; font-weight: 700; letter-spacing: 0.15em; line-height: 1.2; }
+.dis-chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+.dis-chip { border: 1px solid #9ca3af; border-radius: 8px; padding: 2px 8px; }
+.dis-chip small { color: #6b7280; margin-left: 4px; }
+.dis-uncertain { border-color: #f59e0b; background: #fef3c7; color: #78350f; }
+.dis-doubt { margin-left: 6px; }
+.dis-hint { font-size: 1.1rem; color: #6b7280; }
+"""
+
+# A plain Sketchpad opens with no tool selected and ignores the first strokes until the
+# Brush button is clicked. Select it for the user as soon as the page is ready.
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => {
+    const root = document.querySelector('#sketchpad');
+    if (!root) return false;
+    const button = root.querySelector(
+      'button[aria-label="Brush"], button[aria-label="Draw"], ' +
+      'button[title="Brush"], button[title="Draw"]');
+    if (!button) return false;
+    if (button.getAttribute('aria-pressed') !== 'true') button.click();
+    return true;
+  };
+  let tries = 0;
+  const timer = setInterval(() => { if (pick() || ++tries > 50) clearInterval(timer); }, 100);
+}
+"""
+
+
+def build_app(studio):
+    """The Gradio Blocks of the studio, bound to a loaded `Studio`."""
+    import gradio as gr
+
+    from src.ui import analyze_drawing, read_api
+    from src.utils.gradcam import METHODS
+
+    analyze = partial(analyze_drawing, studio)
+    with gr.Blocks(title="Digit Insight Studio") as app:
+        gr.Markdown(
+            "# Digit Insight Studio\n"
+            "Write any number with the mouse or a pen. The studio reads each digit, shows "
+            "which strokes drove each decision (Grad-CAM) and imagines variations with a VAE."
+        )
+        with gr.Row(), gr.Column():
+            with gr.Tabs():
+                with gr.Tab("Draw"):
+                    sketch = gr.Sketchpad(
+                        elem_id="sketchpad",
+                        label="Sketchpad: write a number",
+                        canvas_size=(1100, 360),
+                        fixed_canvas=True,
+                        height=440,
+                        brush=gr.Brush(default_size=8, colors=["#111111"], color_mode="fixed"),
+                        eraser=gr.Eraser(default_size=30),
+                        layers=False,
+                        type="numpy",
+                        image_mode="RGBA",
+                    )
+                with gr.Tab("Upload a photo or scan"):
+                    upload = gr.Image(
+                        elem_id="upload",
+                        label="Photo or scan of a written number",
+                        sources=["upload", "clipboard"],
+                        type="numpy",
+                        image_mode="RGBA",
+                    )
+            read_button = gr.Button("Read", variant="primary", elem_id="read-button")
+        with gr.Row():
+            with gr.Column(scale=2):
+                summary = gr.HTML(elem_id="summary", value=analyze(None)[0])
+            with gr.Column(scale=3):
+                annotated = gr.Image(label="How the drawing was cut", elem_id="annotated",
+                                     interactive=False, height=220)  # fmt: skip
+        with gr.Row():
+            method = gr.Dropdown(list(METHODS), value="Grad-CAM", label="Explanation method")
+            n_variations = gr.Slider(0, 16, value=8, step=1, label="VAE variations per digit")
+            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.1, label="Variation temperature")
+        with gr.Row():
+            heatmaps = gr.Gallery(label="Why: one heatmap per digit", elem_id="heatmaps",
+                                  columns=8, fit_columns=False, height=190,
+                                  object_fit="contain", format="png")  # fmt: skip
+        with gr.Row():
+            variations = gr.Gallery(label="Imagine: VAE variations of each digit",
+                                    elem_id="variations", columns=6, fit_columns=False,
+                                    height=190, object_fit="contain",
+                                    format="png")  # fmt: skip
+        with gr.Accordion("Morph between two digits", open=False):
+            with gr.Row():
+                morph_from = gr.Number(value=1, precision=0, minimum=1, label="from digit #")
+                morph_to = gr.Number(value=2, precision=0, minimum=1, label="to digit #")
+            morph = gr.Image(label="Interpolation in the VAE's latent space", interactive=False,
+                             format="png")  # fmt: skip
+
+        controls = [method, n_variations, temperature, morph_from, morph_to]
+        outputs = [summary, annotated, heatmaps, variations, morph]
+        common = dict(outputs=outputs, trigger_mode="always_last", show_progress="minimal")
+        sketch.change(analyze, inputs=[sketch, *controls], api_visibility="private", **common)
+        read_button.click(analyze, inputs=[sketch, *controls], api_visibility="private", **common)
+        upload.change(analyze, inputs=[upload, *controls], api_visibility="private", **common)
+        for control in controls:
+            control.change(analyze, inputs=[sketch, *controls], api_visibility="private", **common)
+
+        examples = sorted(EXAMPLES.glob("*.png"))
+        if examples:
+            gr.Examples(
+                examples=[[str(p)] for p in examples],
+                inputs=[upload],
+                label="Real handwriting (UCI pen digits, CC BY 4.0): click one",
+            )
+
+        # Named JSON endpoint for programs: gradio_client ... api_name="/read".
+        api_image = gr.Image(visible=False, type="numpy", image_mode="RGBA")
+        api_result = gr.JSON(visible=False)
+        api_button = gr.Button(visible=False)
+        api_button.click(partial(read_api, studio), inputs=api_image, outputs=api_result,
+                         api_name="read")  # fmt: skip
+        app.load(None, js=SELECT_BRUSH_JS)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classifier", default=str(ROOT / "checkpoints" / "classifier.pth"))
+    parser.add_argument("--vae", default=str(ROOT / "checkpoints" / "vae.pth"))
+    parser.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 to serve a network")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="public Gradio share link")
+    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps")
+    args = parser.parse_args(argv)
+
+    from src.checkpoint import CheckpointError
+    from src.studio import Studio
+
+    if not Path(args.classifier).is_file():
+        print(
+            f"No classifier checkpoint at {args.classifier}.\n"
+            "Train one with `python train_classifier.py --config config_classifier.yaml` "
+            "(about 90 s on a laptop CPU), or pass --classifier PATH.",
+            file=sys.stderr,
+        )
+        return 1
+    vae_path = args.vae if Path(args.vae).is_file() else None
+    if vae_path is None:
+        print(
+            f"No VAE checkpoint at {args.vae}: variations are off. "
+            "Train one with `python train_vae.py --config config_vae.yaml`.",
+            file=sys.stderr,
+        )
+    try:
+        studio = Studio.load(args.classifier, vae_path, device=args.device)
+    except (CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    app = build_app(studio)
+    app.queue(default_concurrency_limit=2, max_size=64)
+    app.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        max_file_size="20mb",
+        css=CSS,
+        show_error=False,
+    )
+    return 0
+
 
 if __name__ == "__main__":
-    print(
-        "The studio is not built yet: the classifier, VAE and reading pipeline come first.\n"
-        "Meanwhile: `make test` runs the test suite, "
-        "`python train_classifier.py --config config_classifier.yaml` trains the classifier."
-    )
-    sys.exit(1)
+    sys.exit(main())

@@ -27,7 +27,7 @@ from src.utils.segmentation import (
     ink_map,
     normalize_digit,
 )
-from src.utils.visualization import digit_tiles, heatmap_overlays, tile_row
+from src.utils.visualization import digit_tiles, heatmap_overlays, tile_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSIFIER = ROOT / "checkpoints" / "classifier.pth"
@@ -77,7 +77,7 @@ class Analysis:
     reading: Reading
     annotated: np.ndarray  # the drawing with the segmentation boxes, HxWx3 uint8
     heatmaps: list[np.ndarray]  # one overlay per digit, size x size x 3 uint8
-    variations: list[np.ndarray]  # one strip of n VAE variations per digit
+    variations: list[np.ndarray]  # one grid of n VAE variations per digit
     morph: np.ndarray | None  # interpolation strip between two digits, when asked
     method: str
     timings_ms: dict[str, float]
@@ -162,7 +162,7 @@ class Studio:
         seed: int = 0,
         tile: int = 112,
     ) -> Analysis:
-        """Read, explain and imagine: the reading, one heatmap and one strip of VAE
+        """Read, explain and imagine: the reading, one heatmap and one grid of VAE
         variations per digit, each computed for all digits in one batched call."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
@@ -188,10 +188,11 @@ class Studio:
                 )
                 tiles = digit_tiles(samples.flatten(0, 1).cpu(), size=tile // 2)
                 tiles = tiles.reshape(len(crops), n_variations, *tiles.shape[1:])
-                variations = [tile_row(strip, gap=2) for strip in tiles]
+                columns = math.ceil(n_variations / 2) if n_variations > 3 else n_variations
+                variations = [tile_grid(strip, columns, gap=2) for strip in tiles]
                 if morph is not None and all(0 <= i < len(crops) for i in morph):
                     path = self.vae.interpolate(crops[morph[0]], crops[morph[1]], morph_steps)
-                    morph_strip = tile_row(digit_tiles(path.cpu(), size=tile // 2), gap=2)
+                    morph_strip = tile_grid(digit_tiles(path.cpu(), size=tile // 2), gap=2)
                 timings["imagine"] = _lap(clock)
         return Analysis(reading, annotated, heatmaps, variations, morph_strip, method, timings)
 

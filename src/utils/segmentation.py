@@ -27,7 +27,7 @@ from src.config import bounded
 class SegmentConfig:
     threshold: float = bounded(0.35, 0.01, 0.99)  # ink level that counts as stroke
     min_pixels: int = bounded(12, 1, 10_000)  # smaller marks are specks (working scale)
-    speck_frac: float = bounded(0.12, 0.0, 1.0)  # marks shorter than this x line height too
+    speck_frac: float = bounded(0.12, 0.0, 1.0)  # marks smaller than this x line height too
     padding: int = bounded(4, 0, 12)  # margin in the 28x28 frame: digits fit in 28 - 2*p
     max_side: int = bounded(1200, 64, 8000)  # larger inputs are downscaled to this first
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
@@ -210,10 +210,12 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     heights = boxes[:, 3] - boxes[:, 1]
     keep = areas >= config.min_pixels
     if keep.any():
-        # A speck is short compared with the digits around it: drop it.
+        # A speck is small in both directions compared with the digits around it; a flat
+        # stroke (a 5's bar, a 7's crossbar) is kept however thin.
         tall = heights[keep]
         line_height = float(np.median(tall[tall >= 0.5 * tall.max()]))
-        keep &= heights >= config.speck_frac * line_height
+        extent = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
+        keep &= extent >= config.speck_frac * line_height
     ids = np.flatnonzero(keep)
     if len(ids) > config.max_components:
         return Segmentation(
@@ -249,24 +251,38 @@ def _merge_pieces(
             i = parent[i]
         return i
 
-    # Lines: components whose vertical extents overlap a lot belong to one line.
+    def x_overlap(a: int, b: int) -> int:
+        return min(boxes[a, 2], boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
+
+    tall_cut = _tall_cut(heights)
     lines = _group_lines(boxes, heights)
     for line in lines:
-        order = sorted(line, key=lambda i: boxes[i, 0])
-        for a_pos, a in enumerate(order):
-            for b in order[a_pos + 1 :]:
-                if boxes[b, 0] >= boxes[a, 2]:
-                    continue  # b starts right of a's end; later ones may still overlap
-                overlap = min(boxes[a, 2], boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
+        tall = sorted((i for i in line if heights[i] >= tall_cut), key=lambda i: boxes[i, 0])
+        # Two tall pieces are one digit when they share most of their width (a 4 drawn
+        # in two strokes); neighbours that merely touch or slant into each other are not.
+        for a_pos, a in enumerate(tall):
+            for b in tall[a_pos + 1 :]:
                 narrower = min(boxes[a, 2] - boxes[a, 0], boxes[b, 2] - boxes[b, 0])
-                if overlap >= config.merge_overlap * max(narrower, 1):
+                if x_overlap(a, b) >= config.merge_overlap * max(narrower, 1):
                     parent[find(a)] = find(b)
+        # A short piece cannot be a digit on its own (a lifted bar, a flag, a dot): it
+        # joins the tall piece it overlaps most, or the nearest one close beside it.
+        for i in (i for i in line if heights[i] < tall_cut and tall):
+            best = max(tall, key=lambda t: x_overlap(i, t))
+            if x_overlap(i, best) > -0.3 * heights[best]:
+                parent[find(i)] = find(best)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     line_of = {i: k for k, line in enumerate(lines) for i in line}
     result = [(members, line_of[members[0]]) for members in groups.values()]
     return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min()))
+
+
+def _tall_cut(heights: np.ndarray) -> float:
+    """Height below which a component is a piece of a digit rather than a digit: half
+    the typical height of the tall components."""
+    return 0.5 * float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
 def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
@@ -276,7 +292,7 @@ def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
     short pieces (a lifted bar, a dot) then join the line nearest to them vertically,
     so a 5's top bar floating above its body stays with it.
     """
-    tall_cut = 0.5 * float(np.median(heights[heights >= 0.5 * heights.max()]))
+    tall_cut = _tall_cut(heights)
     tall = [i for i in np.argsort((boxes[:, 1] + boxes[:, 3]) / 2) if heights[i] >= tall_cut]
     lines: list[list[int]] = []
     spans: list[list[float]] = []

@@ -174,12 +174,15 @@ def digit_tiles(digits: torch.Tensor, size: int = 112) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=3)
 
 
-def tile_row(tiles: np.ndarray, gap: int = 4) -> np.ndarray:
-    """(N, H, W, 3) tiles side by side with white gaps -> (H, N*W + gaps, 3)."""
+def tile_grid(tiles: np.ndarray, columns: int | None = None, gap: int = 4) -> np.ndarray:
+    """(N, H, W, 3) tiles in a grid of `columns` (default: one row) with white gaps."""
     n, h, w, c = tiles.shape
     if n == 0:
         return np.full((h, 1, c), 255, np.uint8)
-    row = np.full((h, n * w + (n - 1) * gap, c), 255, np.uint8)
+    columns = min(columns or n, n)
+    rows = -(-n // columns)
+    grid = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, c), 255, np.uint8)
     for i, tile in enumerate(tiles):
-        row[:, i * (w + gap) : i * (w + gap) + w] = tile
-    return row
+        r, k = divmod(i, columns)
+        grid[r * (h + gap) : r * (h + gap) + h, k * (w + gap) : k * (w + gap) + w] = tile
+    return grid

@@ -1,0 +1,116 @@
+"""What the studio's page shows, as plain functions of the sketchpad's value.
+
+`demo.py` wires these to Gradio components; tests call them directly with synthetic
+sketchpad dicts. Every failure becomes a friendly sentence: a person never sees a
+traceback (the traceback goes to the server log).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import numpy as np
+
+from src.studio import Analysis, Reading, Studio
+from src.utils.segmentation import DrawingError
+
+log = logging.getLogger("digit_studio")
+
+EMPTY_HINT = "Draw a number on the sketchpad (for example 2025), or pick an example below."
+FAILED = "Sorry, something went wrong while reading this image. Please try again."
+
+
+def summary_html(reading: Reading, message: str = "") -> str:
+    """The number, big, then one chip per digit with its calibrated confidence; the
+    runner-up class is shown where the model hesitated."""
+    if not reading.digits:
+        text = html.escape(message or reading.message or EMPTY_HINT)
+        return f'<div class="dis-summary"><p class="dis-hint">{text}</p></div>'
+    chips = []
+    for i, digit in enumerate(reading.digits, start=1):
+        second = digit.runner_up
+        doubt = (
+            f'<span class="dis-doubt" title="uncertain">⚠ or {second} '
+            f"({digit.probabilities[second]:.0%})</span>"
+            if digit.uncertain
+            else ""
+        )
+        cls = "dis-chip dis-uncertain" if digit.uncertain else "dis-chip"
+        chips.append(
+            f'<span class="{cls}"><b>{digit.label}</b> {digit.confidence:.1%}'
+            f"<small>#{i}</small>{doubt}</span>"
+        )
+    lines = sorted({d.line for d in reading.digits})
+    number = " / ".join(
+        "".join(str(d.label) for d in reading.digits if d.line == line) for line in lines
+    )
+    flagged = sum(d.uncertain for d in reading.digits)
+    note = f"<p class='dis-note'>{flagged} digit(s) flagged as uncertain.</p>" if flagged else ""
+    return (
+        f'<div class="dis-summary"><div class="dis-number" id="dis-number">{number}</div>'
+        f'<div class="dis-chips">{"".join(chips)}</div>{note}</div>'
+    )
+
+
+def _captions(analysis: Analysis) -> list[str]:
+    return [
+        f"#{i} → {d.label} ({d.confidence:.0%})"
+        for i, d in enumerate(analysis.reading.digits, start=1)
+    ]
+
+
+def analyze_drawing(
+    studio: Studio,
+    image: Any,
+    method: str = "Grad-CAM",
+    n_variations: int = 8,
+    temperature: float = 1.0,
+    morph_from: float | None = None,
+    morph_to: float | None = None,
+) -> tuple[str, np.ndarray | None, list, list, np.ndarray | None]:
+    """Sketchpad value -> (summary HTML, annotated drawing, heatmap gallery,
+    variations gallery, morph strip). Never raises."""
+    nothing = (None, [], [], None)
+    if image is None:
+        return (summary_html(_empty(), EMPTY_HINT), *nothing)
+    morph = None
+    if morph_from and morph_to and int(morph_from) != int(morph_to):
+        morph = (int(morph_from) - 1, int(morph_to) - 1)
+    try:
+        analysis = studio.analyze(
+            image, method=method, n_variations=int(n_variations),
+            temperature=float(temperature), morph=morph,
+        )  # fmt: skip
+    except DrawingError as e:
+        return (summary_html(_empty(), f"That image could not be read: {e}."), *nothing)
+    except Exception:
+        log.exception("analysis failed")
+        return (summary_html(_empty(), FAILED), *nothing)
+    reading = analysis.reading
+    if not reading.digits:
+        return (summary_html(reading), *nothing)
+    captions = _captions(analysis)
+    heatmaps = list(zip(analysis.heatmaps, captions, strict=True))
+    variations = list(zip(analysis.variations, captions, strict=False))
+    return summary_html(reading), analysis.annotated, heatmaps, variations, analysis.morph
+
+
+def read_api(studio: Studio, image: Any) -> dict:
+    """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message"}."""
+    if image is None:
+        return {"text": "", "digits": [], "message": "no image received"}
+    try:
+        return studio.read(image).to_json()
+    except DrawingError as e:
+        return {"text": "", "digits": [], "message": f"could not read the image: {e}"}
+    except Exception:
+        log.exception("read failed")
+        return {"text": "", "digits": [], "message": FAILED}
+
+
+def _empty() -> Reading:
+    import torch
+
+    return Reading("", [], torch.zeros(0, 1, 28, 28))

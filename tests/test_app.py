@@ -1,0 +1,114 @@
+"""The studio as people and programs use it: launched on a free local port, called
+through gradio_client, and driven in a real Chromium with mouse strokes."""
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, need
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+EXAMPLES = ROOT / "assets" / "examples"
+
+
+def resample(points: np.ndarray, spacing: float) -> np.ndarray:
+    """Points along a polyline about `spacing` px apart: each mouse move costs a canvas
+    redraw in headless (software-rendered) Chromium, so the 278 tablet samples of a
+    4-digit number would take minutes to replay one by one."""
+    keep = [points[0]]
+    for point in points[1:]:
+        if np.hypot(*(point - keep[-1])) >= spacing:
+            keep.append(point)
+    if len(points) > 1:
+        keep.append(points[-1])
+    return np.array(keep)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    import demo
+    from src.studio import Studio
+
+    app = demo.build_app(Studio.load())
+    app.queue(default_concurrency_limit=2, max_size=64)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               quiet=True, css=demo.CSS)  # fmt: skip
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_read_endpoint_with_gradio_client(app_url):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    result = client.predict(handle_file(str(EXAMPLES / "314159.png")), api_name="/read")
+    result = json.loads(result) if isinstance(result, str) else result
+    assert result["text"] == "314159"
+    assert len(result["digits"]) == 6
+    assert all(set(d) == {"label", "confidence", "box"} for d in result["digits"])
+    boxes = [d["box"] for d in result["digits"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+
+
+def test_browser_draws_a_number_and_sees_it_read(app_url):
+    need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+         "Debian's chromium at /usr/bin/chromium (apt-get install chromium)")  # fmt: skip
+    from playwright.sync_api import sync_playwright
+
+    from src.strokes import _normalised
+
+    number = "2025"
+    digits = json.loads((EXAMPLES / "strokes.json").read_text())["numbers"][number]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.goto(app_url)
+            page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+            page.wait_for_timeout(1000)  # the page selects the brush once it is ready
+            box = page.query_selector_all("#sketchpad canvas")[-1].bounding_box()
+            height = 0.45 * box["height"]
+            left, top = box["x"] + 0.1 * box["width"], box["y"] + 0.25 * box["height"]
+            # Replay a real writer's pen strokes as mouse drags, digit after digit.
+            for strokes in (_normalised(d) for d in digits):
+                width = max(s[:, 0].max() for s in strokes) * height
+                for stroke in strokes:
+                    points = resample(stroke * height + (left, top), spacing=15.0)
+                    page.mouse.move(*points[0])
+                    page.mouse.down()
+                    for x, y in points[1:]:
+                        page.mouse.move(x, y)
+                    page.mouse.up()
+                left += width + 0.35 * height
+            page.click("#read-button")
+            page.wait_for_function(
+                "document.querySelectorAll('#variations img').length >= 4", timeout=60_000
+            )
+            shown = page.inner_text("#dis-number").replace(" ", "")
+            heatmaps = page.query_selector_all("#heatmaps img")
+            variations = page.query_selector_all("#variations img")
+            results = ROOT / "results"
+            results.mkdir(exist_ok=True)
+            page.screenshot(path=str(results / "studio_browser.png"), full_page=True)
+        finally:
+            browser.close()
+    assert shown == number
+    assert len(heatmaps) == len(number)
+    assert len(variations) == len(number)

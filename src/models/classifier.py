@@ -63,7 +63,8 @@ class DigitClassifier(nn.Module):
         return self.stage3
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - MNIST_MEAN) / MNIST_STD
+        # Channels-last: max-pooling in NCHW is ~10x slower on CPU than in NHWC.
+        x = ((x - MNIST_MEAN) / MNIST_STD).contiguous(memory_format=torch.channels_last)
         return self.stage3(self.stage2(self.stage1(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,4 +85,4 @@ def load_classifier(path: str | Path, device: str | torch.device = "auto") -> Di
     model = DigitClassifier(config)
     restore_weights(model, checkpoint, path)
     device = select_device(device) if isinstance(device, str) else device
-    return model.to(device).eval()
+    return model.to(device, memory_format=torch.channels_last).eval()

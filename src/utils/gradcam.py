@@ -83,10 +83,20 @@ class GradCAM(AttributionMethod):
         super().__init__(model)
         self.layer = layer if layer is not None else model.gradcam_layer
         self._activations: torch.Tensor | None = None
+        self._capturing = False
         self._handle = self.layer.register_forward_hook(self._keep_activations)
 
-    def _keep_activations(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
-        self._activations = output
+    def _keep_activations(
+        self, module: nn.Module, inputs: object, output: torch.Tensor
+    ) -> torch.Tensor | None:
+        if not self._capturing:
+            return None
+        # The layers below ran without autograd (nothing there needs a gradient): start
+        # recording here, from a leaf, so the backward pass covers only the head.
+        leaf = output.detach().requires_grad_(True)
+        torch.set_grad_enabled(True)
+        self._activations = leaf
+        return leaf
 
     def release(self) -> None:
         if self._handle is not None:
@@ -100,8 +110,16 @@ class GradCAM(AttributionMethod):
     def attribute(self, x: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
         if self._handle is None:
             raise RuntimeError(f"{self.name} was released; create a new one")
-        score = self._select(self.model(x), targets)
+        self._capturing = True
+        try:
+            with torch.no_grad():  # exiting restores grad mode after the hook's switch
+                logits = self.model(x)
+                score = self._select(logits, targets)
+        finally:
+            self._capturing = False
         activations = self._activations
+        if activations is None:
+            raise RuntimeError(f"{self.name}: the model never ran {type(self.layer).__name__}")
         # Gradient w.r.t. the layer output only: parameters' .grad stay untouched.
         (grads,) = torch.autograd.grad(score, activations)
         self._activations = None

@@ -148,7 +148,7 @@ def main() -> None:
     report = {
         "benchmark": "studio",
         "threads": args.threads,
-        "drawing": f"{EXAMPLE.name}: 6 digits of real pen strokes, {image.shape[1]}x{image.shape[0]}",
+        "drawing": f"{EXAMPLE.name}: 6 real pen-stroke digits, {image.shape[1]}x{image.shape[0]}",
         "analyze": {**percentiles(fast), "stages_ms_last_run": studio.analyze(image).timings_ms},
         "read_only": percentiles(read_only),
         "naive_per_digit_matplotlib": percentiles(naive),

@@ -151,10 +151,14 @@ def main() -> None:
         report["baseline_pytorch_example"] = baseline
         if baseline["seconds_to_99.2"] and ours["seconds_to_99.2"]:
             report["speedup_to_99.2"] = baseline["seconds_to_99.2"] / ours["seconds_to_99.2"]
+        elif ours["seconds_to_99.2"]:
+            # The baseline never got there: its whole training time is a lower bound.
+            report["speedup_to_99.2_at_least"] = baseline["train_seconds"] / ours["seconds_to_99.2"]
     report["met"] = {
         "accuracy": ours["test_accuracy"] >= 0.996,
         "time": ours["train_seconds"] <= 90,
-        "speedup": report.get("speedup_to_99.2", 0) >= 5,
+        "speedup": max(report.get("speedup_to_99.2", 0), report.get("speedup_to_99.2_at_least", 0))
+        >= 5,
     }
     print(json.dumps(report, indent=2))
 

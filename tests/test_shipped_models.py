@@ -1,0 +1,51 @@
+"""The shipped checkpoints, judged on real MNIST against the metrics they record."""
+
+import pytest
+import torch
+
+from src.checkpoint import load_checkpoint
+from src.data import to_float
+from src.models.classifier import load_classifier
+from src.models.vae import load_vae
+from src.studio import DEFAULT_CLASSIFIER, DEFAULT_VAE
+from src.training.classifier import accuracy_and_loss, predict_logits
+from src.training.vae import neg_elbo
+
+pytestmark = pytest.mark.integration
+
+
+def test_shipped_classifier_matches_its_recorded_accuracy(mnist):
+    recorded = load_checkpoint(DEFAULT_CLASSIFIER, "classifier")["metrics"]["test_accuracy"]
+    model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
+    accuracy, _ = accuracy_and_loss(predict_logits(model, mnist.test_images), mnist.test_labels)
+    assert abs(accuracy - recorded) <= 0.0005  # within 0.05 points of what it records
+    assert accuracy >= 0.995
+    assert DEFAULT_CLASSIFIER.stat().st_size < 2 * 1024 * 1024
+
+
+def test_shipped_classifier_is_calibrated(mnist):
+    from src.calibration import expected_calibration_error
+
+    model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
+    probs = torch.softmax(predict_logits(model, mnist.test_images) / model.temperature, 1)
+    assert expected_calibration_error(probs, mnist.test_labels) < 0.01
+
+
+def test_shipped_vae_matches_its_recorded_metric(mnist):
+    checkpoint = load_checkpoint(DEFAULT_VAE, "vae")
+    model = load_vae(DEFAULT_VAE, "cpu")
+    subset = neg_elbo(model, mnist.test_images[:2000])["neg_elbo"]
+    # The first 2,000 test images give 94.07 against 94.70 on all 10,000.
+    assert abs(subset - checkpoint["metrics"]["test_neg_elbo"]) < 1.5
+    assert checkpoint["metrics"]["test_neg_elbo"] <= 95.0
+    assert DEFAULT_VAE.stat().st_size < 4 * 1024 * 1024
+
+
+def test_vae_variations_stay_the_same_digit(mnist):
+    """Most temperature-1 variations keep the source digit's label."""
+    classifier = load_classifier(DEFAULT_CLASSIFIER, "cpu")
+    vae = load_vae(DEFAULT_VAE, "cpu")
+    digits, labels = to_float(mnist.test_images[:200]), mnist.test_labels[:200]
+    samples = vae.variations(digits, 8, 1.0, torch.Generator().manual_seed(0))
+    predicted = predict_logits(classifier, samples.flatten(0, 1)).argmax(1).view(200, 8)
+    assert (predicted == labels.view(-1, 1)).float().mean() >= 0.9

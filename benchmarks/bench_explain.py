@@ -22,6 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import time_calls  # noqa: E402
+
 from src.data import load_mnist, to_float  # noqa: E402
 from src.models.classifier import load_classifier  # noqa: E402
 from src.studio import DEFAULT_CLASSIFIER  # noqa: E402
@@ -36,14 +38,7 @@ from src.utils.visualization import heatmap_overlays  # noqa: E402
 
 
 def median_ms(fn, repeats: int = 50, warmup: int = 5) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(time_calls(fn, repeats, warmup))
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import time_calls  # noqa: E402
+
 from src.studio import Studio  # noqa: E402
 from src.utils.gradcam import GradCAM  # noqa: E402
 
@@ -61,17 +63,6 @@ def naive_analyze(studio: Studio, image: np.ndarray, n_variations: int = 8) -> l
         samples = [studio.vae.variations(x, 1, 1.0) for _ in range(n_variations)]
         outputs.append((buffer.getvalue(), samples))
     return outputs
-
-
-def time_calls(fn, runs: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def load_test(studio: Studio, clients: int, calls: int) -> dict:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn as nn
 
-from src.runtime import git_commit, write_atomically
+from src.config import ConfigError, from_dict
+from src.runtime import git_commit, select_device, write_atomically
 
 FORMAT_VERSION = 1
+M = TypeVar("M", bound=nn.Module)
 
 
 class CheckpointError(RuntimeError):
@@ -88,3 +91,23 @@ def restore_weights(model: nn.Module, checkpoint: dict, path: str | Path) -> Non
         raise CheckpointError(
             f"{path}: weights do not fit the model built from its config ({e})"
         ) from e
+
+
+def load_model(
+    path: str | Path,
+    kind: str,
+    config_class: type,
+    build: Callable[[Any], M],
+    device: str | torch.device = "auto",
+) -> M:
+    """Rebuild a `kind` model from its checkpoint: check the stored model config against
+    `config_class`, build it, load the weights, move to `device`, eval mode."""
+    checkpoint = load_checkpoint(path, kind)
+    try:
+        config = from_dict(config_class, checkpoint["model_config"], f"{path}: model_config")
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from e
+    model = build(config)
+    restore_weights(model, checkpoint, path)
+    device = select_device(device) if isinstance(device, str) else device
+    return model.to(device).eval()

@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from src.checkpoint import CheckpointError, load_checkpoint, restore_weights
-from src.config import ConfigError, bounded, from_dict
-from src.runtime import select_device
+from src.checkpoint import load_model
+from src.config import bounded
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -77,12 +76,5 @@ class DigitClassifier(nn.Module):
 
 def load_classifier(path: str | Path, device: str | torch.device = "auto") -> DigitClassifier:
     """Rebuild a classifier from a checkpoint, in eval mode, with its fitted temperature."""
-    checkpoint = load_checkpoint(path, kind="classifier")
-    try:
-        config = from_dict(ClassifierConfig, checkpoint["model_config"], f"{path}: model_config")
-    except ConfigError as e:
-        raise CheckpointError(str(e)) from e
-    model = DigitClassifier(config)
-    restore_weights(model, checkpoint, path)
-    device = select_device(device) if isinstance(device, str) else device
-    return model.to(device, memory_format=torch.channels_last).eval()
+    model = load_model(path, "classifier", ClassifierConfig, DigitClassifier, device)
+    return model.to(memory_format=torch.channels_last)

@@ -16,9 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from src.checkpoint import CheckpointError, load_checkpoint, restore_weights
-from src.config import ConfigError, bounded, from_dict
-from src.runtime import select_device
+from src.checkpoint import load_model
+from src.config import bounded
 
 
 @dataclass
@@ -150,12 +149,4 @@ def importance_log_likelihood(
 
 def load_vae(path: str | Path, device: str | torch.device = "auto") -> ConvVAE:
     """Rebuild a VAE from a checkpoint, in eval mode."""
-    checkpoint = load_checkpoint(path, kind="vae")
-    try:
-        config = from_dict(VAEConfig, checkpoint["model_config"], f"{path}: model_config")
-    except ConfigError as e:
-        raise CheckpointError(str(e)) from e
-    model = ConvVAE(config)
-    restore_weights(model, checkpoint, path)
-    device = select_device(device) if isinstance(device, str) else device
-    return model.to(device).eval()
+    return load_model(path, "vae", VAEConfig, ConvVAE, device)

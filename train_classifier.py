@@ -64,10 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     model = fit_classifier(config, splits, device, on_epoch=on_epoch, progress=not args.no_progress)
     model.load_state_dict(best["state"])
-    temperature = calibrate(model, splits)
-    val_acc, val_loss = accuracy_and_loss(
-        predict_logits(model, splits.val_images), splits.val_labels
-    )
+    val_logits = predict_logits(model, splits.val_images)
+    temperature = calibrate(model, val_logits, splits.val_labels)
+    val_acc, val_loss = accuracy_and_loss(val_logits, splits.val_labels)
     test_acc, test_loss = accuracy_and_loss(
         predict_logits(model, splits.test_images), splits.test_labels
     )

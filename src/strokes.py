@@ -59,7 +59,7 @@ class RenderedNumber:
     boxes: list[tuple[int, int, int, int]]  # (x0, y0, x1, y1) per digit, left to right
 
 
-def _normalised(strokes: Sequence[Stroke]) -> list[np.ndarray]:
+def normalised_strokes(strokes: Sequence[Stroke]) -> list[np.ndarray]:
     """Strokes shifted so the digit's box starts at (0, 0) and scaled to unit height."""
     points = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes])
     lo, hi = points.min(0), points.max(0)
@@ -92,7 +92,7 @@ def render_number(
     for digit in digits:
         size = height * rng.uniform(0.9, 1.1)
         dy = rng.uniform(-jitter_frac, jitter_frac) * height
-        strokes = [s * size for s in _normalised(digit.strokes)]
+        strokes = [s * size for s in normalised_strokes(digit.strokes)]
         for s in strokes:
             s[:, 0] -= slant * (s[:, 1] - size / 2)  # shear about the digit's middle
         left = min(s[:, 0].min() for s in strokes)

@@ -26,6 +26,7 @@ from src.utils.segmentation import (
     find_digit_regions,
     ink_map,
     normalize_digit,
+    typical_height,
 )
 from src.utils.visualization import digit_tiles, heatmap_overlays, tile_grid
 
@@ -123,7 +124,10 @@ class Studio:
 
     def read(self, image: Any) -> Reading:
         """Read the number in `image` (array, PIL image, path or sketchpad dict)."""
-        ink = ink_map(image)
+        return self.read_ink(ink_map(image))
+
+    def read_ink(self, ink: np.ndarray) -> Reading:
+        """Read the number in an ink map (see `ink_map`)."""
         segmentation = find_digit_regions(ink, self.segment)
         regions = segmentation.regions
         if not regions:
@@ -166,9 +170,10 @@ class Studio:
         variations per digit, each computed for all digits in one batched call."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        reading = self.read(image)
+        ink = ink_map(image)  # once: for a photo this is the costliest step
+        reading = self.read_ink(ink)
         timings["read"] = _lap(clock)
-        annotated = annotate(ink_map(image), reading)
+        annotated = annotate(ink, reading)
         crops = reading.crops
         heatmaps: list[np.ndarray] = []
         variations: list[np.ndarray] = []
@@ -211,8 +216,9 @@ class Studio:
         """Each region as one digit; over-wide ones also cut into 2..k pieces."""
         line_heights: dict[int, float] = {}
         for line in {r.line for r in regions}:
-            heights = np.array([r.height for r in regions if r.line == line])
-            line_heights[line] = float(np.median(heights[heights >= 0.5 * heights.max()]))
+            line_heights[line] = typical_height(
+                np.array([r.height for r in regions if r.line == line])
+            )
         candidates = []
         for i, region in enumerate(regions):
             candidates.append(Candidate(i, [(region.mask, region.box)]))

@@ -72,7 +72,7 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
          "Debian's chromium at /usr/bin/chromium (apt-get install chromium)")  # fmt: skip
     from playwright.sync_api import sync_playwright
 
-    from src.strokes import _normalised
+    from src.strokes import normalised_strokes
 
     number = "2025"
     digits = json.loads((EXAMPLES / "strokes.json").read_text())["numbers"][number]
@@ -87,7 +87,7 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             height = 0.45 * box["height"]
             left, top = box["x"] + 0.1 * box["width"], box["y"] + 0.25 * box["height"]
             # Replay a real writer's pen strokes as mouse drags, digit after digit.
-            for strokes in (_normalised(d) for d in digits):
+            for strokes in (normalised_strokes(d) for d in digits):
                 width = max(s[:, 0].max() for s in strokes) * height
                 for stroke in strokes:
                     points = resample(stroke * height + (left, top), spacing=15.0)

@@ -16,7 +16,7 @@ from src.calibration import (
     negative_log_likelihood,
 )
 from src.config import bounded
-from src.data import AugmentParams, MNISTSplits, augment_digits, to_float
+from src.data import AugmentParams, MNISTSplits, augment_digits, batches, to_float
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.runtime import DEVICES
 
@@ -79,7 +79,7 @@ def predict_logits(
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
         x = to_float(x) if x.dtype == torch.uint8 else x
-        chunks.append(model(x.to(device).contiguous(memory_format=torch.channels_last)).cpu())
+        chunks.append(model(x.to(device)).cpu())
     model.train(was_training)
     return torch.cat(chunks) if chunks else torch.empty(0, 10)
 
@@ -132,20 +132,17 @@ def fit_classifier(
         epoch_start = time.perf_counter()
         paused = 0.0
         loss_sum, correct, seen = 0.0, 0, 0
-        order = torch.randperm(len(splits.train_images), generator=generator)
         bar = tqdm(
-            range(0, len(order), batch_size),
+            batches(splits.train_images, splits.train_labels, batch_size, True, generator),
+            total=steps_per_epoch,
             desc=f"epoch {epoch}/{tc.epochs}",
             disable=not progress,
             leave=False,
         )
-        for start in bar:
-            idx = order[start : start + batch_size]
-            x, y = to_float(splits.train_images[idx]), splits.train_labels[idx]
+        for x, y in bar:
             if config.data.augment:
                 x = augment_digits(x, config.augment, generator)
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            y = y.to(device)
+            x, y = x.to(device), y.to(device)
             for group in optimizer.param_groups:
                 group["lr"] = one_cycle_lr(step, total_steps, tc.lr, tc.warmup_frac)
             logits = model(x)
@@ -183,10 +180,9 @@ def fit_classifier(
     return model
 
 
-def calibrate(model: DigitClassifier, splits: MNISTSplits) -> float:
-    """Fit the temperature on the validation split and store it in the model."""
-    logits = predict_logits(model, splits.val_images)
-    temperature = fit_temperature(logits, splits.val_labels)
+def calibrate(model: DigitClassifier, val_logits: torch.Tensor, val_labels: torch.Tensor) -> float:
+    """Fit the temperature on validation logits and store it in the model."""
+    temperature = fit_temperature(val_logits, val_labels)
     model.temperature.fill_(temperature)
     return temperature
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from src.config import bounded
-from src.data import MNISTSplits, to_float
+from src.data import MNISTSplits, batches, to_float
 from src.models.vae import ConvVAE, VAEConfig, elbo_terms, importance_log_likelihood
 from src.runtime import DEVICES
 from src.training.classifier import DataConfig
@@ -122,15 +122,15 @@ def fit_vae(
         model.train()
         start_time = time.perf_counter()
         loss_sum, seen = 0.0, 0
-        order = torch.randperm(len(splits.train_images), generator=generator)
         bar = tqdm(
-            range(0, len(order), batch_size),
+            batches(splits.train_images, splits.train_labels, batch_size, True, generator),
+            total=steps_per_epoch,
             desc=f"epoch {epoch}/{tc.epochs}",
             disable=not progress,
             leave=False,
         )
-        for start in bar:
-            x = to_float(splits.train_images[order[start : start + batch_size]]).to(device)
+        for x, _ in bar:
+            x = x.to(device)
             beta = tc.beta * min(1.0, step / warmup_steps) if warmup_steps else tc.beta
             _, _, loss = elbo_terms(model, x, beta)
             optimizer.zero_grad(set_to_none=True)

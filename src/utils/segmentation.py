@@ -212,10 +212,8 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     if keep.any():
         # A speck is small in both directions compared with the digits around it; a flat
         # stroke (a 5's bar, a 7's crossbar) is kept however thin.
-        tall = heights[keep]
-        line_height = float(np.median(tall[tall >= 0.5 * tall.max()]))
         extent = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
-        keep &= extent >= config.speck_frac * line_height
+        keep &= extent >= config.speck_frac * typical_height(heights[keep])
     ids = np.flatnonzero(keep)
     if len(ids) > config.max_components:
         return Segmentation(
@@ -279,10 +277,15 @@ def _merge_pieces(
     return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min()))
 
 
+def typical_height(heights: np.ndarray) -> float:
+    """The height of a digit among these marks: the median of the tall ones (at least
+    half the tallest), so pieces and specks do not drag it down."""
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
 def _tall_cut(heights: np.ndarray) -> float:
-    """Height below which a component is a piece of a digit rather than a digit: half
-    the typical height of the tall components."""
-    return 0.5 * float(np.median(heights[heights >= 0.5 * heights.max()]))
+    """Height below which a component is a piece of a digit rather than a digit."""
+    return 0.5 * typical_height(heights)
 
 
 def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:

@@ -106,25 +106,16 @@ def plot_prediction_grid(
     return _save(fig, path)
 
 
-def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, pad: int = 2) -> Path:
+def save_image_grid(
+    images: torch.Tensor, path: str | Path, columns: int = 8, size: int = 84
+) -> Path:
     """Tile (N, 1, H, W) images in [0, 1] into one PNG, ink dark on white (no figure)."""
     from PIL import Image
 
-    tiles = images.detach().cpu().clamp(0, 1).squeeze(1).numpy()
-    n, h, w = tiles.shape
-    rows = int(np.ceil(n / columns))
-    canvas = np.zeros((rows * (h + pad) + pad, columns * (w + pad) + pad), dtype=np.float32)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, columns)
-        canvas[
-            pad + r * (h + pad) : pad + r * (h + pad) + h,
-            pad + c * (w + pad) : pad + c * (w + pad) + w,
-        ] = tile
+    grid = tile_grid(digit_tiles(images.detach().cpu(), size=size), columns, gap=6)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(((1 - canvas) * 255).astype(np.uint8)).resize(
-        (canvas.shape[1] * 3, canvas.shape[0] * 3), Image.NEAREST
-    ).save(path)
+    Image.fromarray(grid).save(path)
     return path
 
 

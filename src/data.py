@@ -7,6 +7,7 @@ on tensors too (`augment_digits`).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import math
@@ -18,11 +19,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from src.config import bounded
 from src.runtime import write_atomically
+from src.utils.segmentation import SegmentConfig, studio_view
 
 ENV_VAR = "DIGIT_STUDIO_DATA"
 DEFAULT_ROOT = "data"
@@ -259,6 +262,60 @@ def batches(
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         yield to_float(images[idx]), labels[idx]
+
+
+# ------------------------------------------------------------------------- studio views
+
+STUDIO_VIEW_VERSION = 1  # bump when `studio_view` changes, so stale caches are not reused
+
+
+def _studio_view_chunk(images: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    return np.stack([studio_view(image, config) for image in images])
+
+
+def studio_views(
+    images: torch.Tensor,
+    config: SegmentConfig | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+) -> torch.Tensor:
+    """Each uint8 digit (N, 28, 28) as the studio sees it once drawn (`studio_view`).
+
+    The studio reads every drawing through its own normalisation (strokes redrawn at
+    one width, box refitted); a classifier that only ever saw raw MNIST reads 99.5% of
+    the test digits but only 98.3% of the same digits passed through it. Views take
+    ~35 s for 55k digits on 2 cores, so they are cached in `cache_dir`, keyed by the
+    images and the settings.
+    """
+    config = config or SegmentConfig()
+    if len(images) == 0:
+        return images.clone()
+    key = hashlib.md5(images.numpy().tobytes())
+    key.update(f"{STUDIO_VIEW_VERSION}{sorted(vars(config).items())}".encode())
+    cache = Path(cache_dir) / f"studio_views_{key.hexdigest()[:16]}.pt" if cache_dir else None
+    if cache is not None and cache.exists():
+        try:
+            views = torch.load(cache, weights_only=True)
+            if views.shape == images.shape and views.dtype == torch.uint8:
+                return views
+        except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild
+            pass
+    chunks = np.array_split(images.numpy(), max(1, math.ceil(len(images) / 1000)))
+    workers = workers or min(len(chunks), os.cpu_count() or 1)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from functools import partial
+
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(partial(_studio_view_chunk, config=config), chunks))
+    else:
+        parts = [_studio_view_chunk(chunk, config) for chunk in chunks]
+    views = torch.from_numpy(np.concatenate(parts))
+    if cache is not None:
+        # A read-only folder only costs the time to rebuild the views next run.
+        with contextlib.suppress(OSError):
+            write_atomically(cache, lambda f: torch.save(views, f))
+    return views
 
 
 # ------------------------------------------------------------------------- augmentation

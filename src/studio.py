@@ -224,7 +224,7 @@ class Studio:
             candidates.append(Candidate(i, [(region.mask, region.box)]))
             height = max(line_heights[region.line], region.height)
             if region.width > self.segment.split_aspect * height:
-                expected = region.width / (0.7 * height)
+                expected = region.width / (self.segment.narrowest_digit * height)
                 for k in range(2, max(2, math.ceil(expected)) + 1):
                     candidates.append(Candidate(i, split_region(region, k)))
         return candidates

@@ -92,3 +92,30 @@ def test_load_classifier_rejects_bad_model_config(tmp_path):
     save_checkpoint(path, "classifier", tiny(), {"hidden_channels": 4, "depth": 9})
     with pytest.raises(CheckpointError, match="unknown key 'depth'"):
         load_classifier(path)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_training_shows_the_configured_share_of_studio_views(monkeypatch, share):
+    import src.training.classifier as training
+    from src.data import MNISTSplits
+    from src.training.classifier import ClassifierRunConfig, fit_classifier
+
+    raw = torch.full((64, 28, 28), 10, dtype=torch.uint8)
+    views = torch.full((64, 28, 28), 200, dtype=torch.uint8)
+    labels = torch.arange(64) % 10
+    splits = MNISTSplits(raw, labels, raw[:8], labels[:8], raw[:8], labels[:8])
+    config = ClassifierRunConfig()
+    config.model = ClassifierConfig(hidden_channels=4)
+    config.training.epochs = 1
+    config.data.batch_size = 32
+    config.data.studio_view = share
+    shown = []
+    real_batches = training.batches
+
+    def spy(images, *args, **kwargs):
+        shown.append(images)
+        return real_batches(images, *args, **kwargs)
+
+    monkeypatch.setattr(training, "batches", spy)
+    fit_classifier(config, splits, torch.device("cpu"), progress=False, views=views)
+    assert torch.equal(shown[0], views if share == 1.0 else raw)

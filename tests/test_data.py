@@ -19,6 +19,7 @@ from src.data import (
     md5_hex,
     parse_idx,
     read_idx_bytes,
+    studio_views,
 )
 
 
@@ -242,6 +243,34 @@ def test_augment_reproducible_under_seed():
     a = augment_digits(x, AugmentParams(), torch.Generator().manual_seed(3))
     b = augment_digits(x, AugmentParams(), torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
+
+
+def test_studio_views_are_the_studio_normalisation_and_cached(tmp_path, monkeypatch):
+    import src.data as data
+    from src.utils.segmentation import SegmentConfig, studio_view
+
+    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    images[0, 4:24, 12:16] = 255  # a thick 1
+    images[1, 6:10, 6:22] = 200  # a bar near the top
+    images[2, 10:14, 10:14] = 90  # a faint dot
+    views = studio_views(images, cache_dir=tmp_path, workers=1)
+    assert views.shape == images.shape and views.dtype == torch.uint8
+    for image, view in zip(images, views, strict=True):
+        assert torch.equal(view, torch.from_numpy(studio_view(image.numpy(), SegmentConfig())))
+    assert not torch.equal(views, images)  # refitted and redrawn, not a copy
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(data, "studio_view", fail)
+    assert torch.equal(studio_views(images, cache_dir=tmp_path, workers=1), views)
+    monkeypatch.undo()
+    (cache,) = tmp_path.glob("studio_views_*.pt")
+    cache.write_bytes(b"truncated")  # a corrupt cache is rebuilt, not trusted
+    assert torch.equal(studio_views(images, cache_dir=tmp_path, workers=1), views)
+    # Other settings are other views: a different file.
+    studio_views(images, SegmentConfig(stroke_ratio=0.2), cache_dir=tmp_path, workers=1)
+    assert len(list(tmp_path.glob("studio_views_*.pt"))) == 2
 
 
 @pytest.mark.integration

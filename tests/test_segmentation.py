@@ -12,6 +12,8 @@ from src.utils.segmentation import (
     find_digit_regions,
     ink_map,
     normalize_digit,
+    redraw_strokes,
+    thin,
 )
 
 
@@ -133,6 +135,27 @@ def test_thickness_is_normalized_whatever_the_brush():
         digit = normalize_digit(crop, SegmentConfig())
         masses.append(digit.sum())  # same shape, so ink mass tracks stroke width
     assert max(masses) / min(masses) < 1.25  # 3 px pen and 30 px marker come out alike
+
+
+def test_thinning_keeps_strokes_whole_and_loops_open():
+    yy, xx = np.mgrid[:64, :64]
+    radius = np.hypot(yy - 32, xx - 32)
+    ring = (radius >= 14) & (radius <= 24)  # a 0 drawn with a 10 px marker
+    skeleton = thin(ring)
+    assert skeleton.sum() < 0.2 * ring.sum()
+    assert ndimage.label(skeleton, np.ones((3, 3)))[1] == 1  # one stroke, not dots
+    assert ndimage.label(~skeleton)[1] == 2  # the hole is still a hole
+    assert (skeleton <= ring).all()
+
+
+def test_redrawn_thick_diagonal_stays_one_stroke():
+    # A fat diagonal stroke: local maxima of the distance map come out as a dotted
+    # line for such strokes; thinning must give one piece at the new width.
+    yy, xx = np.mgrid[:64, :64]
+    bar = np.abs(yy - xx) <= 7
+    redrawn = redraw_strokes(bar, 4.0)
+    assert ndimage.label(redrawn, np.ones((3, 3)))[1] == 1
+    assert redrawn.sum() < 0.6 * bar.sum()
 
 
 @pytest.mark.parametrize("shape", [(0, 0), (1, 1), (1, 500), (500, 1)])

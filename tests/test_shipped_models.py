@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from src.checkpoint import load_checkpoint
-from src.data import to_float
+from src.data import studio_views, to_float
 from src.models.classifier import load_classifier
 from src.models.vae import load_vae
 from src.studio import DEFAULT_CLASSIFIER, DEFAULT_VAE
@@ -19,8 +19,19 @@ def test_shipped_classifier_matches_its_recorded_accuracy(mnist):
     model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
     accuracy, _ = accuracy_and_loss(predict_logits(model, mnist.test_images), mnist.test_labels)
     assert abs(accuracy - recorded) <= 0.0005  # within 0.05 points of what it records
-    assert accuracy >= 0.995
+    # Half its training digits are studio views, which costs ~0.1 point on raw MNIST
+    # and gains ~0.5 on what the studio actually shows it (the next test).
+    assert accuracy >= 0.993
     assert DEFAULT_CLASSIFIER.stat().st_size < 2 * 1024 * 1024
+
+
+def test_shipped_classifier_reads_mnist_as_the_studio_sees_it(mnist):
+    recorded = load_checkpoint(DEFAULT_CLASSIFIER, "classifier")["metrics"]
+    model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
+    views = studio_views(mnist.test_images)
+    accuracy, _ = accuracy_and_loss(predict_logits(model, views), mnist.test_labels)
+    assert abs(accuracy - recorded["test_accuracy_studio_view"]) <= 0.0005
+    assert accuracy >= 0.98
 
 
 def test_shipped_classifier_is_calibrated(mnist):

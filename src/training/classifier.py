@@ -16,7 +16,14 @@ from src.calibration import (
     negative_log_likelihood,
 )
 from src.config import bounded
-from src.data import AugmentParams, MNISTSplits, augment_digits, batches, to_float
+from src.data import (
+    AugmentParams,
+    MNISTSplits,
+    augment_digits,
+    batches,
+    studio_views,
+    to_float,
+)
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.runtime import DEVICES
 
@@ -28,6 +35,10 @@ class DataConfig:
     split_seed: int = 0
     batch_size: int = bounded(256, 1, 8192)
     augment: bool = True
+    # Share of training digits shown, each epoch, as the studio sees them once drawn
+    # (see src.data.studio_views); the rest stay raw MNIST.
+    studio_view: float = bounded(0.5, 0.0, 1.0)
+    cache: str = "data/cache"  # where those views are kept between runs
 
 
 @dataclass
@@ -101,6 +112,13 @@ def one_cycle_lr(step: int, total: int, peak: float, warmup_frac: float) -> floa
 Probe = Callable[[DigitClassifier, int, float], None]
 
 
+def prepare_views(config: ClassifierRunConfig, splits: MNISTSplits) -> torch.Tensor | None:
+    """The training digits as the studio sees them, when the config asks for them."""
+    if config.data.studio_view <= 0:
+        return None
+    return studio_views(splits.train_images, cache_dir=config.data.cache)
+
+
 def fit_classifier(
     config: ClassifierRunConfig,
     splits: MNISTSplits,
@@ -109,8 +127,12 @@ def fit_classifier(
     probe: Probe | None = None,
     probe_every: int = 0,
     progress: bool = True,
+    views: torch.Tensor | None = None,
 ) -> DigitClassifier:
     """Train a classifier from scratch; returns the model after the last epoch.
+
+    `views`: the training images as the studio sees them (`src.data.studio_views`);
+    each epoch a fresh `data.studio_view` share of digits is shown that way.
 
     `on_epoch` sees each epoch's metrics and model (for checkpointing the best);
     `probe(model, step, train_seconds)` runs every `probe_every` steps with the clock
@@ -132,8 +154,12 @@ def fit_classifier(
         epoch_start = time.perf_counter()
         paused = 0.0
         loss_sum, correct, seen = 0.0, 0, 0
+        images = splits.train_images
+        if views is not None and config.data.studio_view > 0:
+            shown = torch.rand(len(images), generator=generator) < config.data.studio_view
+            images = torch.where(shown[:, None, None], views, images)
         bar = tqdm(
-            batches(splits.train_images, splits.train_labels, batch_size, True, generator),
+            batches(images, splits.train_labels, batch_size, True, generator),
             total=steps_per_epoch,
             desc=f"epoch {epoch}/{tc.epochs}",
             disable=not progress,

@@ -33,6 +33,7 @@ class SegmentConfig:
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
     merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
     split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits
+    narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height
     work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
 
@@ -321,25 +322,60 @@ def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
 # ----------------------------------------------------------------------- normalisation
 
 
-def stroke_ridge(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The strokes' medial axis (local maxima of the distance to the background) and
-    the distance map itself."""
-    distance = ndimage.distance_transform_edt(mask)
-    return (distance >= ndimage.maximum_filter(distance, 3)) & mask, distance
+def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Zhang-Suen's deletion rules as two lookup tables over the 256 neighbourhoods.
+
+    A neighbourhood code sets bit k for neighbour P(k+2), clockwise from north: N, NE,
+    E, SE, S, SW, W, NW. A pixel may go when it has 2-6 ink neighbours, exactly one
+    background-to-ink transition around it (it is on the boundary and removing it
+    does not split the stroke), and it sits on the side that sub-iteration thins.
+    """
+    tables = np.zeros((2, 256), bool)
+    for code in range(256):
+        p = [(code >> k) & 1 for k in range(8)]  # p[0] = P2 (N) ... p[7] = P9 (NW)
+        neighbours = sum(p)
+        transitions = sum(p[k] == 0 and p[(k + 1) % 8] == 1 for k in range(8))
+        if not (2 <= neighbours <= 6 and transitions == 1):
+            continue
+        n, e, s, w = p[0], p[2], p[4], p[6]
+        tables[0, code] = n * e * s == 0 and e * s * w == 0  # south-east boundary
+        tables[1, code] = n * e * w == 0 and n * s * w == 0  # north-west boundary
+    return tables
 
 
-def stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width in pixels: twice the distance-to-edge along stroke ridges."""
-    if not mask.any():
-        return 0.0
-    ridge, distance = stroke_ridge(mask)
-    return float(2 * np.median(distance[ridge]))
+_THINNING_TABLES = _thinning_tables()
+# (row, column) offsets of P2..P9, clockwise from north.
+_NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+
+
+def thin(mask: np.ndarray) -> np.ndarray:
+    """One-pixel-wide, connected centre lines of the strokes (Zhang-Suen thinning).
+
+    Unlike local maxima of the distance map, the result keeps every stroke in one piece
+    whatever its width or direction, so redrawing it never leaves dotted lines.
+    """
+    skeleton = np.pad(mask.astype(bool), 1)
+    h, w = skeleton.shape
+    while True:
+        changed = False
+        for table in _THINNING_TABLES:
+            code = np.zeros((h - 2, w - 2), np.uint8)
+            for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+                code |= skeleton[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx].astype(np.uint8) << bit
+            delete = skeleton[1:-1, 1:-1] & table[code]
+            if delete.any():
+                skeleton[1:-1, 1:-1] &= ~delete
+                changed = True
+        if not changed:
+            return skeleton[1:-1, 1:-1]
 
 
 def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
     """The same strokes drawn with a round pen of `width` pixels."""
-    ridge, _ = stroke_ridge(mask)
-    return ndimage.distance_transform_edt(~ridge) <= width / 2
+    skeleton = thin(mask)
+    if not skeleton.any():
+        return mask
+    return ndimage.distance_transform_edt(~skeleton) <= width / 2
 
 
 def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
@@ -377,3 +413,12 @@ def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
     left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
     return np.clip(out, 0.0, 1.0)
+
+
+def studio_view(image: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """An MNIST digit (28x28 uint8) as the studio sees it once drawn: enlarged smoothly
+    to sketch scale, then `normalize_digit` (redrawn strokes, refitted box). Training on
+    these views shows the classifier exactly what it is given at reading time."""
+    sketch = Image.fromarray(image).resize((84, 84), Image.BILINEAR)
+    digit = normalize_digit(np.asarray(sketch, np.float32) / 255.0, config)
+    return (digit * 255.0).round().astype(np.uint8)

@@ -283,7 +283,7 @@ def studio_views(
 
     The studio reads every drawing through its own normalisation (strokes redrawn at
     one width, box refitted); a classifier that only ever saw raw MNIST reads 99.5% of
-    the test digits but only 98.3% of the same digits passed through it. Views take
+    the test digits but only 97.9% of the same digits passed through it. Views take
     ~35 s for 55k digits on 2 cores, so they are cached in `cache_dir`, keyed by the
     images and the settings.
     """

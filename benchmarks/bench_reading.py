@@ -10,7 +10,9 @@ reports, as JSON:
   accuracy (target >= 95%);
 - the same with neighbours overlapping slightly (touching);
 - numbers made of MNIST test digits at sketch scale;
-- milliseconds per read.
+- milliseconds per read;
+- how often a misread is flagged (some digit below the studio's confidence bar, shown to
+  the person with its runner-up), and how often a right reading is flagged needlessly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +33,43 @@ from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 
 
-def read_all(studio: Studio, drawings, failures: list, kind: str) -> tuple[float, list[float]]:
-    correct, times = 0, []
+@dataclass
+class Tally:
+    """How a set of drawings was read: right or not, and whether the studio warned."""
+
+    right: int = 0
+    wrong: int = 0
+    flagged_right: int = 0  # read right, yet a digit was flagged uncertain
+    flagged_wrong: int = 0  # read wrong, and a digit was flagged: the person is warned
+    times_ms: list[float] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / max(1, self.right + self.wrong)
+
+    def warnings(self) -> dict:
+        return {
+            "share_of_misreads_flagged": self.flagged_wrong / max(1, self.wrong),
+            "share_of_right_reads_flagged": self.flagged_right / max(1, self.right),
+        }
+
+
+def read_all(studio: Studio, drawings, failures: list, kind: str) -> Tally:
+    tally = Tally()
     for drawing in drawings:
         start = time.perf_counter()
-        text = studio.read(drawing.image).text
-        times.append((time.perf_counter() - start) * 1000)
-        if text == drawing.text:
-            correct += 1
-        elif len(failures) < 40:
-            failures.append({"kind": kind, "truth": drawing.text, "read": text})
-    return correct / max(1, len(drawings)), times
+        reading = studio.read(drawing.image)
+        tally.times_ms.append((time.perf_counter() - start) * 1000)
+        flagged = any(d.uncertain for d in reading.digits)
+        if reading.text == drawing.text:
+            tally.right += 1
+            tally.flagged_right += flagged
+        else:
+            tally.wrong += 1
+            tally.flagged_wrong += flagged
+            if len(failures) < 40:
+                failures.append({"kind": kind, "truth": drawing.text, "read": reading.text})
+    return tally
 
 
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
@@ -89,9 +118,10 @@ def main() -> None:
         return drawings
 
     failures: list = []
-    single_acc, single_ms = read_all(studio, single_drawings, failures, "single")
-    number_acc, number_ms = read_all(studio, numbers((0.15, 0.45)), failures, "number")
-    touching_acc, touching_ms = read_all(studio, numbers((-0.06, -0.01)), failures, "touching")
+    singles_read = read_all(studio, single_drawings, failures, "single")
+    numbers_read = read_all(studio, numbers((0.15, 0.45)), failures, "number")
+    touching_read = read_all(studio, numbers((-0.06, -0.01)), failures, "touching")
+    single_acc, number_acc = singles_read.accuracy, numbers_read.accuracy
 
     mnist_acc = None
     try:
@@ -109,7 +139,7 @@ def main() -> None:
     except Exception as e:  # the pen-stroke numbers still stand without MNIST
         mnist_acc = f"skipped: {e}"
 
-    all_ms = np.array(number_ms + touching_ms)
+    all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     report = {
         "benchmark": "reading",
         "seed": args.seed,
@@ -117,12 +147,18 @@ def main() -> None:
             "n": len(single_drawings),
             "writers": len(writers),
             "accuracy": single_acc,
+            **singles_read.warnings(),
         },
-        "numbers": {"n": args.numbers, "digits": "2-8", "exact_accuracy": number_acc},
-        "touching_numbers": {"n": args.numbers, "exact_accuracy": touching_acc},
+        "numbers": {
+            "n": args.numbers,
+            "digits": "2-8",
+            "exact_accuracy": number_acc,
+            **numbers_read.warnings(),
+        },
+        "touching_numbers": {"n": args.numbers, "exact_accuracy": touching_read.accuracy},
         "mnist_numbers": {"n": args.numbers, "exact_accuracy": mnist_acc},
         "ms_per_read": {
-            "single_p50": float(np.median(single_ms)),
+            "single_p50": float(np.median(singles_read.times_ms)),
             "number_p50": float(np.median(all_ms)),
             "number_p95": float(np.percentile(all_ms, 95)),
         },

@@ -393,9 +393,9 @@ def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
     work = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.BOX))
     # A thin line shrunk by area averaging stays as faint grey: keep it as stroke.
     mask = np.pad(work >= min(config.threshold, 0.25 * float(work.max())), 2)
-    # 2. Redraw the strokes with MNIST's pen: take the medial axis (ridge of the
-    #    distance-to-edge map) and give it the target width. A 3 px mouse line and a
-    #    40 px marker become the same stroke.
+    # 2. Redraw the strokes with one pen: thin them to connected centre lines and give
+    #    those the target width. A 3 px mouse line and a 40 px marker become the same
+    #    stroke.
     mask = redraw_strokes(mask, config.stroke_ratio * side)
     ys, xs = np.nonzero(mask)
     mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]

@@ -21,13 +21,13 @@ import torch
 from src.calibration import reliability_bins
 from src.checkpoint import CheckpointError
 from src.config import ConfigError, load_config
-from src.data import MNISTError, load_mnist, studio_views, to_float
+from src.data import MNISTError, load_mnist, to_float
 from src.models.classifier import load_classifier
 from src.training.classifier import (
     ClassifierRunConfig,
-    accuracy_and_loss,
     evaluation_report,
     predict_logits,
+    studio_view_accuracy,
 )
 from src.utils.visualization import plot_confusion_matrix, plot_prediction_grid, plot_reliability
 
@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     labels = splits.test_labels
     temperature = float(model.temperature)
     report = evaluation_report(logits, labels, temperature)
-    # The same digits as the studio sees them once drawn: what reading sketches rests on.
-    views = studio_views(splits.test_images, cache_dir=config.data.cache)
-    report["accuracy_studio_view"] = accuracy_and_loss(predict_logits(model, views), labels)[0]
+    report["accuracy_studio_view"] = studio_view_accuracy(
+        model, splits.test_images, labels, config.data.cache
+    )
     (results / "classifier_eval.json").write_text(json.dumps(report, indent=2))
 
     plot_confusion_matrix(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from src.checkpoint import save_checkpoint
 from src.config import ConfigError, config_to_dict, load_config, save_config
-from src.data import MNISTError, load_mnist, studio_views
+from src.data import MNISTError, load_mnist
 from src.runtime import select_device, set_seed
 from src.training.classifier import (
     ClassifierRunConfig,
@@ -29,6 +29,7 @@ from src.training.classifier import (
     fit_classifier,
     predict_logits,
     prepare_views,
+    studio_view_accuracy,
 )
 from src.utils.visualization import plot_curves
 
@@ -78,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     test_acc, test_loss = accuracy_and_loss(
         predict_logits(model, splits.test_images), splits.test_labels
     )
-    # What the studio sees: the test digits through its normalisation (cached views).
-    studio_test = studio_views(splits.test_images, cache_dir=config.data.cache)
-    studio_acc, _ = accuracy_and_loss(predict_logits(model, studio_test), splits.test_labels)
+    studio_acc = studio_view_accuracy(
+        model, splits.test_images, splits.test_labels, config.data.cache
+    )
     metrics = {
         "best_epoch": best["epoch"],
         "val_accuracy": val_acc,

@@ -119,6 +119,17 @@ def prepare_views(config: ClassifierRunConfig, splits: MNISTSplits) -> torch.Ten
     return studio_views(splits.train_images, cache_dir=config.data.cache)
 
 
+def studio_view_accuracy(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    cache_dir: str | None = None,
+) -> float:
+    """Accuracy on uint8 digits as the studio sees them once drawn: what reading rests on."""
+    views = studio_views(images, cache_dir=cache_dir)
+    return accuracy_and_loss(predict_logits(model, views), labels)[0]
+
+
 def fit_classifier(
     config: ClassifierRunConfig,
     splits: MNISTSplits,

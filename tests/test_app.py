@@ -4,6 +4,7 @@ through gradio_client, and driven in a real Chromium with mouse strokes."""
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,30 @@ def resample(points: np.ndarray, spacing: float) -> np.ndarray:
     if len(points) > 1:
         keep.append(points[-1])
     return np.array(keep)
+
+
+class GradioTraffic:
+    """Requests from the page to the Gradio server that have not finished yet."""
+
+    def __init__(self, page) -> None:
+        self.pending: set = set()
+        self.page = page
+        page.on("request", lambda r: self.pending.add(r) if "/gradio_api/" in r.url else None)
+        page.on("requestfinished", lambda r: self.pending.discard(r))
+        page.on("requestfailed", lambda r: self.pending.discard(r))
+
+    def wait_until_quiet(self, quiet_s: float = 1.5, timeout_s: float = 60.0) -> None:
+        """Until nothing has been in flight for `quiet_s`. The sketchpad uploads its
+        layers and the live analysis runs a moment after each stroke, so a page that
+        looks finished may still be showing the reading of an earlier stroke."""
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+            if self.pending:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
 
 
 def free_port() -> int:
@@ -80,6 +105,7 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            traffic = GradioTraffic(page)
             page.goto(app_url)
             page.wait_for_selector("#sketchpad canvas", timeout=60_000)
             page.wait_for_timeout(1000)  # the page selects the brush once it is ready
@@ -97,10 +123,12 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
                         page.mouse.move(x, y)
                     page.mouse.up()
                 left += width + 0.35 * height
+            traffic.wait_until_quiet()  # the last stroke has reached the server
             page.click("#read-button")
             page.wait_for_function(
                 "document.querySelectorAll('#variations img').length >= 4", timeout=60_000
             )
+            traffic.wait_until_quiet()  # and the reading shown is the click's, not older
             shown = page.inner_text("#dis-number").replace(" ", "")
             heatmaps = page.query_selector_all("#heatmaps img")
             variations = page.query_selector_all("#variations img")

@@ -15,7 +15,7 @@ import os
 import struct
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,6 +273,32 @@ def _studio_view_chunk(images: np.ndarray, config: SegmentConfig) -> np.ndarray:
     return np.stack([studio_view(image, config) for image in images])
 
 
+def cached(
+    cache_dir: str | os.PathLike | None,
+    name: str,
+    key: bytes,
+    build: Callable[[], tuple[torch.Tensor, ...]],
+) -> tuple[torch.Tensor, ...]:
+    """`build()`'s tensors, kept in `cache_dir` under a file named by `name` and the md5 of
+    `key` (everything they depend on), so a changed input or setting never reuses them."""
+    cache = None
+    if cache_dir:
+        cache = Path(cache_dir) / f"{name}_{hashlib.md5(key).hexdigest()[:16]}.pt"
+    if cache is not None and cache.exists():
+        try:
+            stored = torch.load(cache, weights_only=True)
+            if isinstance(stored, tuple | list) and all(torch.is_tensor(t) for t in stored):
+                return tuple(stored)
+        except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild
+            pass
+    tensors = build()
+    if cache is not None:
+        # A read-only folder only costs the time to rebuild next run.
+        with contextlib.suppress(OSError):
+            write_atomically(cache, lambda f: torch.save(tuple(tensors), f))
+    return tensors
+
+
 def studio_views(
     images: torch.Tensor,
     config: SegmentConfig | None = None,
@@ -290,31 +316,24 @@ def studio_views(
     config = config or SegmentConfig()
     if len(images) == 0:
         return images.clone()
-    key = hashlib.md5(images.numpy().tobytes())
-    key.update(f"{STUDIO_VIEW_VERSION}{sorted(vars(config).items())}".encode())
-    cache = Path(cache_dir) / f"studio_views_{key.hexdigest()[:16]}.pt" if cache_dir else None
-    if cache is not None and cache.exists():
-        try:
-            views = torch.load(cache, weights_only=True)
-            if views.shape == images.shape and views.dtype == torch.uint8:
-                return views
-        except Exception:  # noqa: BLE001 - a cache is disposable: whatever is wrong, rebuild
-            pass
-    chunks = np.array_split(images.numpy(), max(1, math.ceil(len(images) / 1000)))
-    workers = workers or min(len(chunks), os.cpu_count() or 1)
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from functools import partial
+    key = images.numpy().tobytes() + f"{STUDIO_VIEW_VERSION}{sorted(vars(config).items())}".encode()
 
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(partial(_studio_view_chunk, config=config), chunks))
-    else:
-        parts = [_studio_view_chunk(chunk, config) for chunk in chunks]
-    views = torch.from_numpy(np.concatenate(parts))
-    if cache is not None:
-        # A read-only folder only costs the time to rebuild the views next run.
-        with contextlib.suppress(OSError):
-            write_atomically(cache, lambda f: torch.save(views, f))
+    def build() -> tuple[torch.Tensor]:
+        chunks = np.array_split(images.numpy(), max(1, math.ceil(len(images) / 1000)))
+        n_workers = workers or min(len(chunks), os.cpu_count() or 1)
+        if n_workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            from functools import partial
+
+            with ProcessPoolExecutor(n_workers) as pool:
+                parts = list(pool.map(partial(_studio_view_chunk, config=config), chunks))
+        else:
+            parts = [_studio_view_chunk(chunk, config) for chunk in chunks]
+        return (torch.from_numpy(np.concatenate(parts)),)
+
+    (views,) = cached(cache_dir, "studio_views", key, build)
+    if views.shape != images.shape or views.dtype != torch.uint8:
+        (views,) = build()
     return views
 
 

@@ -319,6 +319,28 @@ def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
     return [lines[k] for k in np.argsort([(s[0] + s[1]) / 2 for s in spans])]
 
 
+def split_region(region: Region, k: int) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """Cut a region into k pieces at the columns with least ink near the even cuts."""
+    mask = region.mask
+    width = mask.shape[1]
+    profile = (mask > 0).sum(axis=0).astype(np.float64)
+    cuts = [0]
+    for j in range(1, k):
+        centre = j * width / k
+        lo = max(cuts[-1] + 1, int(centre - width / (3 * k)))
+        hi = min(width - 1, int(centre + width / (3 * k)))
+        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else int(centre))
+    cuts.append(width)
+    x0, y0, _, _ = region.box
+    pieces = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        piece = mask[:, a:b]
+        rows = np.flatnonzero(piece.any(axis=1))
+        top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, piece.shape[0])
+        pieces.append((piece[top:bottom], (x0 + a, y0 + top, x0 + b, y0 + bottom)))
+    return pieces
+
+
 # ----------------------------------------------------------------------- normalisation
 
 

@@ -98,7 +98,7 @@ def test_load_classifier_rejects_bad_model_config(tmp_path):
 def test_training_shows_the_configured_share_of_studio_views(monkeypatch, share):
     import src.training.classifier as training
     from src.data import MNISTSplits
-    from src.training.classifier import ClassifierRunConfig, fit_classifier
+    from src.training.classifier import ClassifierRunConfig, TrainingData, fit_classifier
 
     raw = torch.full((64, 28, 28), 10, dtype=torch.uint8)
     views = torch.full((64, 28, 28), 200, dtype=torch.uint8)
@@ -117,5 +117,7 @@ def test_training_shows_the_configured_share_of_studio_views(monkeypatch, share)
         return real_batches(images, *args, **kwargs)
 
     monkeypatch.setattr(training, "batches", spy)
-    fit_classifier(config, splits, torch.device("cpu"), progress=False, views=views)
+    none = torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
+    data = TrainingData(splits, views, *none, *none, [])
+    fit_classifier(config, data, torch.device("cpu"), progress=False)
     assert torch.equal(shown[0], views if share == 1.0 else raw)

@@ -25,6 +25,9 @@ class ClassifierConfig:
     hidden_channels: int = bounded(32, 1, 512)  # stage 1 width; stages 2, 3 are 2x and 4x
     dropout: float = bounded(0.1, 0.0, 0.9)
     num_classes: int = bounded(10, 2, 1000)
+    # An extra output for "not a single digit" (touching pairs, fragments, scribbles):
+    # the splitter asks it whether a cut is right. `forward` leaves it out.
+    reject_class: bool = False
 
 
 def conv_bn_relu(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
@@ -37,7 +40,8 @@ def conv_bn_relu(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
 
 
 class DigitClassifier(nn.Module):
-    """Input (N, 1, 28, 28) floats in [0, 1], ink bright on dark; output (N, 10) logits."""
+    """Input (N, 1, 28, 28) floats in [0, 1], ink bright on dark; output (N, 10) logits
+    (`all_logits` adds the "not a single digit" logit when `reject_class` is set)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
@@ -50,7 +54,7 @@ class DigitClassifier(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
             nn.Dropout(config.dropout),
-            nn.Linear(4 * c, config.num_classes),
+            nn.Linear(4 * c, config.num_classes + int(config.reject_class)),
         )
         # Calibration temperature fitted on validation data after training; logits / T
         # gives the confidences the studio shows. A buffer, so it travels in state_dict.
@@ -66,12 +70,27 @@ class DigitClassifier(nn.Module):
         x = ((x - MNIST_MEAN) / MNIST_STD).contiguous(memory_format=torch.channels_last)
         return self.stage3(self.stage2(self.stage1(x)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def all_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The digit logits, then the "not a single digit" logit when the model has one."""
         return self.head(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the digits alone (N, num_classes): what explanations, calibration
+        and accuracy use; a softmax over them is P(digit | it is one digit)."""
+        return self.all_logits(x)[:, : self.config.num_classes]
 
     def calibrated_probs(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax of temperature-scaled logits: probabilities fit to show a person."""
         return torch.softmax(self(x) / self.temperature, dim=1)
+
+    def reading_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward pass: calibrated digit probabilities (N, num_classes) and the
+        probability that each input is one digit at all (N,); 1 without a reject class."""
+        logits = self.all_logits(x) / self.temperature
+        digits = torch.softmax(logits[:, : self.config.num_classes], dim=1)
+        if not self.config.reject_class:
+            return digits, torch.ones(len(x))
+        return digits, 1 - torch.softmax(logits, dim=1)[:, -1]
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "auto") -> DigitClassifier:

@@ -21,11 +21,15 @@ from src.data import (
     MNISTSplits,
     augment_digits,
     batches,
+    cached,
     studio_views,
     to_float,
 )
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.runtime import DEVICES
+from src.strokes import PenDigit
+from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
+from src.utils.segmentation import SegmentConfig
 
 
 @dataclass
@@ -39,6 +43,9 @@ class DataConfig:
     # (see src.data.studio_views); the rest stay raw MNIST.
     studio_view: float = bounded(0.5, 0.0, 1.0)
     cache: str = "data/cache"  # where those views are kept between runs
+    # Pen training writers held out to choose the best epoch and fit the temperature
+    # (the pendigits test writers are never used: they are evaluation data).
+    pen_val_writers: int = bounded(4, 0, 29)
 
 
 @dataclass
@@ -63,6 +70,7 @@ class ClassifierRunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentParams = field(default_factory=AugmentParams)
     model: ClassifierConfig = field(default_factory=ClassifierConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
     training: ClassifierTrainingConfig = field(default_factory=ClassifierTrainingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
@@ -74,8 +82,17 @@ class EpochResult:
     train_accuracy: float
     val_loss: float
     val_accuracy: float
+    pen_val_accuracy: float  # held-out pen training writers, as the studio sees them
     lr: float
     seconds: float  # training wall time of this epoch, evaluation excluded
+
+    @property
+    def selection_score(self) -> float:
+        """What picks the best epoch: MNIST and held-out pen writers count alike, since
+        the studio reads both kinds of writing."""
+        if math.isnan(self.pen_val_accuracy):
+            return self.val_accuracy
+        return (self.val_accuracy + self.pen_val_accuracy) / 2
 
 
 @torch.no_grad()
@@ -112,11 +129,66 @@ def one_cycle_lr(step: int, total: int, peak: float, warmup_frac: float) -> floa
 Probe = Callable[[DigitClassifier, int, float], None]
 
 
-def prepare_views(config: ClassifierRunConfig, splits: MNISTSplits) -> torch.Tensor | None:
-    """The training digits as the studio sees them, when the config asks for them."""
-    if config.data.studio_view <= 0:
-        return None
-    return studio_views(splits.train_images, cache_dir=config.data.cache)
+@dataclass
+class TrainingData:
+    """Everything a classifier run learns from and is selected on."""
+
+    mnist: MNISTSplits
+    views: torch.Tensor | None  # MNIST training digits as the studio sees them
+    extra_images: torch.Tensor  # pen writers, styles, scans, not-a-digit (uint8)
+    extra_labels: torch.Tensor  # 0-9, or 10 for "not a single digit"
+    pen_val_images: torch.Tensor  # held-out pen training writers, one drawing each
+    pen_val_labels: torch.Tensor
+    pen_writers: list[str]  # the pen writers in extra_images, for the record
+
+
+def split_pen_writers(
+    pen: list[PenDigit], n_val: int, seed: int
+) -> tuple[list[PenDigit], list[PenDigit]]:
+    """(train, validation) digits of the pendigits *train* writers; test writers never."""
+    pen = [d for d in pen if d.split == "train"]
+    writers = sorted({d.writer for d in pen})
+    order = torch.randperm(len(writers), generator=torch.Generator().manual_seed(seed))
+    held_out = {writers[i] for i in order[:n_val].tolist()}
+    return [d for d in pen if d.writer not in held_out], [d for d in pen if d.writer in held_out]
+
+
+def prepare_training_data(
+    config: ClassifierRunConfig, splits: MNISTSplits, pen: list[PenDigit] | None = None
+) -> TrainingData:
+    """MNIST's studio views and the synthetic set (see `src.synth`), built once and
+    cached in `data.cache`; `pen` defaults to the pendigits file."""
+    views = None
+    if config.data.studio_view > 0:
+        views = studio_views(splits.train_images, cache_dir=config.data.cache)
+    empty = torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
+    if not config.synth.enabled:
+        return TrainingData(splits, views, *empty, *empty, [])
+    if pen is None:
+        from src.strokes import load_pendigits
+
+        pen = load_pendigits()
+    train_pen, val_pen = split_pen_writers(pen, config.data.pen_val_writers, config.data.split_seed)
+    images, labels = splits.train_images.numpy(), splits.train_labels.numpy()
+
+    def build_extra() -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = build_training_set(train_pen, images, labels, config.synth)
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    def build_val() -> tuple[torch.Tensor, torch.Tensor]:
+        one_drawing = SynthConfig(pen_renders=1, styled=0, not_digit=0, scan_share=0.0,
+                                  mnist_scans=0, seed=config.synth.seed + 1)  # fmt: skip
+        x, y = build_training_set(val_pen, images[:0], labels[:0], one_drawing)
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    def key(digits: list[PenDigit]) -> bytes:
+        settings = (SYNTH_VERSION, vars(SegmentConfig()), vars(config.synth))
+        writers = [(d.writer, d.label) for d in digits]
+        return repr((settings, writers)).encode() + images.tobytes()
+
+    extra = cached(config.data.cache, "synth_train", key(train_pen), build_extra)
+    val = cached(config.data.cache, "synth_pen_val", key(val_pen), build_val)
+    return TrainingData(splits, views, *extra, *val, sorted({d.writer for d in train_pen}))
 
 
 def studio_view_accuracy(
@@ -132,18 +204,17 @@ def studio_view_accuracy(
 
 def fit_classifier(
     config: ClassifierRunConfig,
-    splits: MNISTSplits,
+    data: TrainingData,
     device: torch.device,
     on_epoch: Callable[[EpochResult, DigitClassifier], None] | None = None,
     probe: Probe | None = None,
     probe_every: int = 0,
     progress: bool = True,
-    views: torch.Tensor | None = None,
 ) -> DigitClassifier:
     """Train a classifier from scratch; returns the model after the last epoch.
 
-    `views`: the training images as the studio sees them (`src.data.studio_views`);
-    each epoch a fresh `data.studio_view` share of digits is shown that way.
+    Each epoch shows every MNIST training digit (a fresh `data.studio_view` share of
+    them as the studio sees them) and every synthetic item, shuffled together.
 
     `on_epoch` sees each epoch's metrics and model (for checkpointing the best);
     `probe(model, step, train_seconds)` runs every `probe_every` steps with the clock
@@ -152,12 +223,17 @@ def fit_classifier(
     from tqdm import tqdm
 
     tc = config.training
+    splits = data.mnist
     torch.manual_seed(tc.seed)
     generator = torch.Generator().manual_seed(tc.seed)
     model = DigitClassifier(config.model).to(device, memory_format=torch.channels_last)
+    has_rejects = bool((data.extra_labels >= config.model.num_classes).any())
+    if has_rejects and not config.model.reject_class:
+        raise ValueError("the training set has 'not a digit' items: set model.reject_class")
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     batch_size = config.data.batch_size
-    steps_per_epoch = math.ceil(len(splits.train_images) / batch_size)
+    labels = torch.cat([splits.train_labels, data.extra_labels])
+    steps_per_epoch = math.ceil(len(labels) / batch_size)
     total_steps = tc.epochs * steps_per_epoch
     step, train_seconds = 0, 0.0
     for epoch in range(1, tc.epochs + 1):
@@ -165,12 +241,13 @@ def fit_classifier(
         epoch_start = time.perf_counter()
         paused = 0.0
         loss_sum, correct, seen = 0.0, 0, 0
-        images = splits.train_images
-        if views is not None and config.data.studio_view > 0:
-            shown = torch.rand(len(images), generator=generator) < config.data.studio_view
-            images = torch.where(shown[:, None, None], views, images)
+        mnist = splits.train_images
+        if data.views is not None and config.data.studio_view > 0:
+            shown = torch.rand(len(mnist), generator=generator) < config.data.studio_view
+            mnist = torch.where(shown[:, None, None], data.views, mnist)
+        images = torch.cat([mnist, data.extra_images])
         bar = tqdm(
-            batches(images, splits.train_labels, batch_size, True, generator),
+            batches(images, labels, batch_size, True, generator),
             total=steps_per_epoch,
             desc=f"epoch {epoch}/{tc.epochs}",
             disable=not progress,
@@ -182,7 +259,7 @@ def fit_classifier(
             x, y = x.to(device), y.to(device)
             for group in optimizer.param_groups:
                 group["lr"] = one_cycle_lr(step, total_steps, tc.lr, tc.warmup_frac)
-            logits = model(x)
+            logits = model.all_logits(x)
             loss = F.cross_entropy(logits, y, label_smoothing=tc.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -202,14 +279,19 @@ def fit_classifier(
         val_acc, val_loss = accuracy_and_loss(
             predict_logits(model, splits.val_images), splits.val_labels
         )
+        pen_val_acc = float("nan")
+        if len(data.pen_val_labels):
+            pen_logits = predict_logits(model, data.pen_val_images)
+            pen_val_acc = accuracy_and_loss(pen_logits, data.pen_val_labels)[0]
         result = EpochResult(
-            epoch, loss_sum / seen, correct / seen, val_loss, val_acc,
+            epoch, loss_sum / seen, correct / seen, val_loss, val_acc, pen_val_acc,
             optimizer.param_groups[0]["lr"], seconds,
         )  # fmt: skip
         if progress:
             print(
                 f"epoch {epoch}: train loss {result.train_loss:.4f} acc {result.train_accuracy:.4f}"
-                f" | val loss {val_loss:.4f} acc {val_acc:.4f} | {seconds:.1f}s",
+                f" | val loss {val_loss:.4f} acc {val_acc:.4f} | pen val acc {pen_val_acc:.4f}"
+                f" | {seconds:.1f}s",
                 flush=True,
             )
         if on_epoch is not None:

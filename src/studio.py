@@ -26,6 +26,7 @@ from src.utils.segmentation import (
     find_digit_regions,
     ink_map,
     normalize_digit,
+    split_region,
     typical_height,
 )
 from src.utils.visualization import digit_tiles, heatmap_overlays, tile_grid
@@ -139,8 +140,8 @@ class Studio:
         candidates = self._candidates(regions)
         crops = [piece for c in candidates for piece, _ in c.pieces]
         batch = torch.from_numpy(np.stack([normalize_digit(p, self.segment) for p in crops]))
-        probs = self.classify(batch.unsqueeze(1))
-        chosen = self._choose(candidates, probs)
+        probs, single = self.judge(batch.unsqueeze(1))
+        chosen = self._choose(candidates, probs, single)
 
         digits, kept = [], []
         for index in chosen:
@@ -205,16 +206,21 @@ class Studio:
                 timings["imagine"] = _lap(clock)
         return Analysis(reading, annotated, heatmaps, variations, morph_strip, method, timings)
 
-    @torch.no_grad()
     def classify(self, digits: torch.Tensor) -> torch.Tensor:
-        """Calibrated class probabilities for a batch (N, 1, 28, 28) in one forward pass."""
+        """Calibrated digit probabilities for a batch (N, 1, 28, 28) in one forward pass."""
+        return self.judge(digits)[0]
+
+    @torch.no_grad()
+    def judge(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a batch (N, 1, 28, 28), in one forward pass: calibrated digit probabilities
+        (N, 10) and the probability that each piece is one digit at all (N,)."""
         if len(digits) == 0:
-            return torch.zeros(0, 10)
+            return torch.zeros(0, 10), torch.zeros(0)
         was_training = self.classifier.training
         self.classifier.eval()
-        probs = self.classifier.calibrated_probs(digits.to(self.device)).cpu()
+        probs, single = self.classifier.reading_probs(digits.to(self.device))
         self.classifier.train(was_training)
-        return probs
+        return probs.cpu(), single.cpu()
 
     def _candidates(self, regions: list[Region]) -> list[Candidate]:
         """Each region as one digit; over-wide ones also cut into 2..k pieces."""
@@ -234,18 +240,23 @@ class Studio:
         return candidates
 
     @staticmethod
-    def _choose(candidates: list[Candidate], probs: torch.Tensor) -> list[tuple[int, int]]:
-        """Per region, the reading whose pieces the classifier is most sure of on average.
+    def _choose(
+        candidates: list[Candidate], probs: torch.Tensor, single: torch.Tensor
+    ) -> list[tuple[int, int]]:
+        """Per region, the reading whose pieces are most surely digits, each one digit:
+        the mean log of P(one digit) x P(its digit | one digit) over its pieces. Half a
+        digit or two digits in one piece score low on the first factor.
 
         Returns (candidate index, offset of its first piece in `probs`) in reading order.
         """
+        piece_scores = (probs.max(dim=1).values * single).clamp_min(1e-6).log()
         best: dict[int, tuple[float, int, int]] = {}
         offset = 0
         for index, candidate in enumerate(candidates):
             n = len(candidate.pieces)
-            score = probs[offset : offset + n].max(dim=1).values.clamp_min(1e-6).log().mean()
+            score = float(piece_scores[offset : offset + n].mean())
             if candidate.region not in best or score > best[candidate.region][0]:
-                best[candidate.region] = (float(score), index, offset)
+                best[candidate.region] = (score, index, offset)
             offset += n
         return [(index, offset) for _, (_, index, offset) in sorted(best.items())]
 
@@ -292,28 +303,6 @@ def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarr
         label = f"{digit.label} {digit.confidence:.0%}"
         draw.text((x0 + line + 1, max(0, y0 - 12)), label, fill=colour)
     return np.asarray(canvas)
-
-
-def split_region(region: Region, k: int) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """Cut a region into k pieces at the columns with least ink near the even cuts."""
-    mask = region.mask
-    width = mask.shape[1]
-    profile = (mask > 0).sum(axis=0).astype(np.float64)
-    cuts = [0]
-    for j in range(1, k):
-        centre = j * width / k
-        lo = max(cuts[-1] + 1, int(centre - width / (3 * k)))
-        hi = min(width - 1, int(centre + width / (3 * k)))
-        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else int(centre))
-    cuts.append(width)
-    x0, y0, _, _ = region.box
-    pieces = []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        piece = mask[:, a:b]
-        rows = np.flatnonzero(piece.any(axis=1))
-        top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, piece.shape[0])
-        pieces.append((piece[top:bottom], (x0 + a, y0 + top, x0 + b, y0 + bottom)))
-    return pieces
 
 
 __all__ = ["Analysis", "DigitReading", "DrawingError", "Reading", "Studio"]

@@ -137,6 +137,18 @@ def test_thickness_is_normalized_whatever_the_brush():
     assert max(masses) / min(masses) < 1.25  # 3 px pen and 30 px marker come out alike
 
 
+def test_without_redraw_the_writers_pen_width_stays():
+    tall_zero = [(100, 60), (200, 60), (200, 300), (100, 300), (100, 60)]
+    keep = SegmentConfig(redraw=False)
+    thin_pen, marker = (
+        normalize_digit(
+            (drawing([tall_zero], size=(400, 400), width=w) < 128).astype(np.float32), keep
+        )
+        for w in (3, 30)
+    )
+    assert marker.sum() > 3 * thin_pen.sum()
+
+
 def test_thinning_keeps_strokes_whole_and_loops_open():
     yy, xx = np.mgrid[:64, :64]
     radius = np.hypot(yy - 32, xx - 32)

@@ -35,6 +35,7 @@ class SegmentConfig:
     split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits
     narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height
+    redraw: bool = True  # thin and redraw strokes at stroke_ratio; off keeps the writer's pen
     work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
 
 
@@ -418,7 +419,8 @@ def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
     # 2. Redraw the strokes with one pen: thin them to connected centre lines and give
     #    those the target width. A 3 px mouse line and a 40 px marker become the same
     #    stroke.
-    mask = redraw_strokes(mask, config.stroke_ratio * side)
+    if config.redraw:
+        mask = redraw_strokes(mask, config.stroke_ratio * side)
     ys, xs = np.nonzero(mask)
     mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     # 3. Fit in the (28 - 2 * padding) box keeping aspect ratio; area resampling

@@ -19,10 +19,10 @@ def test_shipped_classifier_matches_its_recorded_accuracy(mnist):
     model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
     accuracy, _ = accuracy_and_loss(predict_logits(model, mnist.test_images), mnist.test_labels)
     assert abs(accuracy - recorded) <= 0.0005  # within 0.05 points of what it records
-    # Half its training digits are studio views: that cost 0.13 points on raw MNIST
-    # (99.54% -> 99.41%) and gained 0.58 on the test digits as the studio shows them
-    # (97.93% -> 98.51%, the next test).
-    assert accuracy >= 0.993
+    # Half its MNIST digits are studio views, and half of each epoch is pen writing,
+    # styles, scans and "not a digit" (issue 11): raw MNIST fell 99.41% -> 99.21% while
+    # unseen pen writers rose 96.35% -> 97.7%. The floor catches a broken model.
+    assert accuracy >= 0.99
     assert DEFAULT_CLASSIFIER.stat().st_size < 2 * 1024 * 1024
 
 

@@ -12,7 +12,7 @@ ifeq ($(strip $(DIGIT_STUDIO_DATA)),)
   endif
 endif
 
-.PHONY: setup demo test test-fast lint format train train-classifier train-vae evaluate bench clean
+.PHONY: setup demo test test-fast lint format train train-classifier train-vae train-line-reader evaluate bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,7 +45,10 @@ train-classifier: $(STAMP)
 train-vae: $(STAMP)
 	$(PY) train_vae.py --config config_vae.yaml
 
-train: train-classifier train-vae
+train-line-reader: $(STAMP)
+	$(PY) train_line_reader.py --config config_line_reader.yaml
+
+train: train-classifier train-vae train-line-reader
 
 evaluate: $(STAMP)
 	$(PY) evaluate_classifier.py --config config_classifier.yaml --checkpoint checkpoints/classifier.pth

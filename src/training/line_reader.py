@@ -24,7 +24,7 @@ GROUP_BATCHES = 16  # batches are made of similar widths within groups of this m
 
 @dataclass
 class LineTrainingConfig:
-    epochs: int = bounded(3, 1, 1000)
+    epochs: int = bounded(6, 1, 1000)
     batch_size: int = bounded(64, 1, 4096)
     lr: float = bounded(2e-3, 0.0, 1.0)  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = bounded(1e-4, 0.0, 1.0)

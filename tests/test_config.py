@@ -80,10 +80,17 @@ def test_saved_config_loads_back(tmp_path):
     assert config_to_dict(cfg)["inner"] == {"rate": 0.1, "mode": "b"}
 
 
-@pytest.mark.parametrize("name", ["config_classifier.yaml"])
-def test_shipped_configs_are_valid(name):
+def test_shipped_configs_are_valid():
     from pathlib import Path
 
+    from src.training.line_reader import LineReaderRunConfig
+    from src.training.vae import VAERunConfig
+
     root = Path(__file__).resolve().parent.parent
-    cfg = load_config(ClassifierRunConfig, root / name)
-    assert cfg.training.epochs >= 1
+    for name, schema in [
+        ("config_classifier.yaml", ClassifierRunConfig),
+        ("config_vae.yaml", VAERunConfig),
+        ("config_line_reader.yaml", LineReaderRunConfig),
+    ]:
+        cfg = load_config(schema, root / name)
+        assert cfg.training.epochs >= 1

@@ -31,12 +31,26 @@ INK_HEIGHT = 24  # the line's ink height inside the strip: 4 px of margin above 
 MAX_DIGITS = 12
 
 
-def line_image(ink: np.ndarray, max_width: int | None = None) -> np.ndarray:
-    """Ink of one line (float HxW in [0, 1]) -> float32 (LINE_HEIGHT, W), W a multiple
-    of STRIDE. Empty ink gives a blank strip."""
+@dataclass
+class LineStrip:
+    """A line as the reader sees it, and where its columns came from: strip column c
+    shows ink column `x0 + (c - STRIDE) / factor`."""
+
+    image: np.ndarray  # float32 (LINE_HEIGHT, W), W a multiple of STRIDE
+    x0: int = 0
+    factor: float = 1.0
+
+    def step_to_x(self, step: float) -> float:
+        """Ink x coordinate of the centre of output time step `step`."""
+        return self.x0 + ((step + 0.5) * STRIDE - STRIDE) / self.factor
+
+
+def fit_line(ink: np.ndarray, max_width: int | None = None) -> LineStrip:
+    """Ink of one line (float HxW in [0, 1]) -> its strip: cut to the ink, scaled to
+    `INK_HEIGHT` px tall in a `LINE_HEIGHT` px strip, a `STRIDE` margin each side."""
     box = ink_box(ink, level=0.2)
     if box is None:
-        return np.zeros((LINE_HEIGHT, 4 * STRIDE), np.float32)
+        return LineStrip(np.zeros((LINE_HEIGHT, 4 * STRIDE), np.float32))
     x0, y0, x1, y1 = box
     crop = np.asarray(ink[y0:y1, x0:x1], np.float32)
     factor = INK_HEIGHT / crop.shape[0]
@@ -50,7 +64,13 @@ def line_image(ink: np.ndarray, max_width: int | None = None) -> np.ndarray:
     out = np.zeros((LINE_HEIGHT, total), np.float32)
     top = (LINE_HEIGHT - height) // 2
     out[top : top + height, STRIDE : STRIDE + width] = small
-    return np.clip(out, 0.0, 1.0)
+    return LineStrip(np.clip(out, 0.0, 1.0), x0, width / crop.shape[1])
+
+
+def line_image(ink: np.ndarray, max_width: int | None = None) -> np.ndarray:
+    """Ink of one line -> float32 (LINE_HEIGHT, W) strip (see `fit_line`). Empty ink
+    gives a blank strip."""
+    return fit_line(ink, max_width).image
 
 
 @dataclass

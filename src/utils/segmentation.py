@@ -37,6 +37,7 @@ class SegmentConfig:
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height
     redraw: bool = True  # thin and redraw strokes at stroke_ratio; off keeps the writer's pen
     work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
+    line_weight: float = bounded(1.0, 0.0, 100.0)  # the line reader's say in cuts (studio.py)
 
 
 MAX_PIXELS = 40_000_000  # a 4000x3000 photo is 12 MP; beyond 40 MP we refuse politely
@@ -322,15 +323,25 @@ def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
 
 def split_region(region: Region, k: int) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
     """Cut a region into k pieces at the columns with least ink near the even cuts."""
+    width = region.mask.shape[1]
+    return cut_region(region, [j * width / k for j in range(1, k)], width / (3 * k))
+
+
+def cut_region(
+    region: Region, near: list[float], reach: float
+) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """Cut a region into len(near) + 1 pieces: each cut at the column with least ink
+    within `reach` of its suggested column (region-local x, left to right). Returns
+    (ink crop, working box) per piece, the crop trimmed to its ink rows."""
     mask = region.mask
     width = mask.shape[1]
     profile = (mask > 0).sum(axis=0).astype(np.float64)
     cuts = [0]
-    for j in range(1, k):
-        centre = j * width / k
-        lo = max(cuts[-1] + 1, int(centre - width / (3 * k)))
-        hi = min(width - 1, int(centre + width / (3 * k)))
-        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else int(centre))
+    for centre in near:
+        lo = max(cuts[-1] + 1, int(centre - reach))
+        hi = min(width - 1, int(centre + reach))
+        cut = lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else int(centre)
+        cuts.append(min(max(cut, cuts[-1] + 1), width - 1))
     cuts.append(width)
     x0, y0, _, _ = region.box
     pieces = []

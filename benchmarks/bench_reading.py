@@ -140,12 +140,22 @@ def main() -> None:
         action="store_true",
         help="ablation: the splitter ignores the 'not a digit' output",
     )
+    parser.add_argument(
+        "--line-weight",
+        type=float,
+        default=None,
+        help="override SegmentConfig.line_weight; 0 reads without the line reader",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     segment = SegmentConfig()
     if args.split_aspect is not None:
-        segment = SegmentConfig(split_aspect=args.split_aspect)
+        segment.split_aspect = args.split_aspect
+    if args.line_weight is not None:
+        segment.line_weight = args.line_weight
     studio = Studio.load(args.classifier, segment=segment)
+    if segment.line_weight == 0:
+        studio.line_reader = None
     if args.no_reject:
         judge = studio.judge
         studio.judge = lambda digits: (judge(digits)[0], torch.ones(len(digits)))

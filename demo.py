@@ -53,6 +53,7 @@ def build_app(studio):
     import gradio as gr
 
     from src.ui import analyze_drawing, read_api
+    from src.studio import LINE_METHOD
     from src.utils.gradcam import METHODS
 
     analyze = partial(analyze_drawing, studio)
@@ -93,7 +94,8 @@ def build_app(studio):
                 annotated = gr.Image(label="How the drawing was cut", elem_id="annotated",
                                      interactive=False, height=220)  # fmt: skip
         with gr.Row():
-            method = gr.Dropdown(list(METHODS), value="Grad-CAM", label="Explanation method")
+            methods = list(METHODS) + ([LINE_METHOD] if studio.line_reader is not None else [])
+            method = gr.Dropdown(methods, value="Grad-CAM", label="Explanation method")
             n_variations = gr.Slider(0, 16, value=8, step=1, label="VAE variations per digit")
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.1, label="Variation temperature")
         with gr.Row():

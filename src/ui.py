@@ -31,12 +31,17 @@ def summary_html(reading: Reading, message: str = "") -> str:
     chips = []
     for i, digit in enumerate(reading.digits, start=1):
         second = digit.runner_up
-        doubt = (
-            f'<span class="dis-doubt" title="uncertain">⚠ or {second} '
-            f"({digit.probabilities[second]:.0%})</span>"
-            if digit.uncertain
-            else ""
-        )
+        doubt = ""
+        if digit.alternative:  # the two readers disagree about this stretch of ink
+            doubt = (
+                f'<span class="dis-doubt" title="the other reader sees">⚠ or '
+                f"{html.escape(digit.alternative)} here</span>"
+            )
+        elif digit.uncertain:
+            doubt = (
+                f'<span class="dis-doubt" title="uncertain">⚠ or {second} '
+                f"({digit.probabilities[second]:.0%})</span>"
+            )
         cls = "dis-chip dis-uncertain" if digit.uncertain else "dis-chip"
         chips.append(
             f'<span class="{cls}"><b>{digit.label}</b> {digit.confidence:.1%}'

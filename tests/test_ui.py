@@ -111,3 +111,13 @@ def test_summary_flags_uncertain_digits():
     )
     html = summary_html(Reading("71", [sure, unsure], torch.zeros(2, 1, 28, 28)))
     assert ">71<" in html and "or 7 (45%)" in html and "1 digit(s) flagged" in html
+
+
+def test_summary_shows_what_the_other_reader_saw():
+    from src.studio import DigitReading, Reading
+
+    probs = [0.0] * 7 + [0.98, 0.02, 0.0]
+    digit = DigitReading(7, 0.98, probs, (0, 0, 5, 5), alternative="17")
+    assert digit.uncertain
+    html = summary_html(Reading("7", [digit], torch.zeros(1, 1, 28, 28)))
+    assert "or 17 here" in html and "1 digit(s) flagged" in html

@@ -203,6 +203,41 @@ class Occlusion(AttributionMethod):
         return heat / blanked.sum(dim=0).clamp_min(1)
 
 
+class _Logits(nn.Module):
+    """A line reader seen through its per-step class logits (T, N, 11)."""
+
+    def __init__(self, reader: nn.Module) -> None:
+        super().__init__()
+        self.reader = reader
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reader.logits(x)
+
+
+class LineGradCAM(GradCAM):
+    """Grad-CAM for the line reader: the score is the logit of one digit summed over the
+    time steps it was read from, so the map shows which stretch of the line's
+    strokes made that digit. `targets` is (N, 3): label, first step, end step (exclusive);
+    maps span the whole line strip (N, 32, W)."""
+
+    name = "Grad-CAM (line reader)"
+
+    def __init__(self, model: nn.Module, layer: nn.Module | None = None) -> None:
+        # The score is a class logit, as in Grad-CAM for classifiers: through the
+        # log-softmax, a digit's score also falls with the blank's, which at a CTC spike
+        # can turn every channel weight negative and leave an empty map.
+        super().__init__(_Logits(model), layer if layer is not None else model.features)
+
+    def _select(self, logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+        if targets is None:
+            raise ValueError("LineGradCAM needs targets: (label, first step, end step) per line")
+        targets = torch.as_tensor(targets, device=logits.device)
+        steps = torch.arange(logits.shape[0], device=logits.device)[:, None]  # (T, 1)
+        inside = (steps >= targets[:, 1]) & (steps < targets[:, 2])  # (T, N)
+        labels = targets[:, 0].view(1, -1, 1).expand(logits.shape[0], -1, 1)
+        return (logits.gather(2, labels)[..., 0] * inside).sum()
+
+
 METHODS: dict[str, type[AttributionMethod]] = {
     m.name: m for m in (GradCAM, GradCAMPlusPlus, IntegratedGradients, Occlusion)
 }

@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # headless: scripts and servers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 # ------------------------------------------------------------------------ report figures
 
@@ -152,10 +153,30 @@ def heatmap_overlays(
     digits = digits.reshape(len(digits), *digits.shape[-2:])
     ink = upscale(digits, size).clamp(0, 1).numpy()
     heat = upscale(maps, size).clamp(0, 1).numpy()
-    base = (1.0 - 0.85 * ink)[..., None] * 255.0  # grey-scale digit on white
+    return blend_heat(ink, heat, colormap, max_alpha)
+
+
+def blend_heat(
+    ink: np.ndarray, heat: np.ndarray, colormap: str = "jet", max_alpha: float = 0.65
+) -> np.ndarray:
+    """Ink and heat maps of one size in [0, 1] -> uint8 RGB: the ink dark on white, the
+    heat blended in proportion to its strength so weak regions leave strokes readable."""
+    base = (1.0 - 0.85 * ink)[..., None] * 255.0
     colour = colormap_lut(colormap)[(heat * 255).astype(np.uint8)].astype(np.float32)
     alpha = (max_alpha * heat)[..., None]
     return (base * (1 - alpha) + colour * alpha).round().astype(np.uint8)
+
+
+def line_overlays(
+    strips: torch.Tensor, maps: torch.Tensor, height: int = 112, colormap: str = "jet"
+) -> list[np.ndarray]:
+    """Heat over whole lines: (N, H, W) strips and maps in [0, 1] -> N uint8 RGB images
+    `height` px tall, widths scaled alike."""
+    size = (height, max(1, round(strips.shape[-1] * height / strips.shape[-2])))
+    ink = F.interpolate(strips[:, None], size=size, mode="bilinear", align_corners=False)
+    heat = F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)
+    blended = blend_heat(ink[:, 0].clamp(0, 1).numpy(), heat[:, 0].clamp(0, 1).numpy(), colormap)
+    return list(blended)
 
 
 def digit_tiles(digits: torch.Tensor, size: int = 112) -> np.ndarray:

@@ -79,16 +79,32 @@ def app_url():
     app.close()
 
 
-def test_read_endpoint_with_gradio_client(app_url):
+def read_through_api(app_url: str, path: Path) -> dict:
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
-    result = client.predict(handle_file(str(EXAMPLES / "314159.png")), api_name="/read")
-    result = json.loads(result) if isinstance(result, str) else result
+    result = client.predict(handle_file(str(path)), api_name="/read")
+    return json.loads(result) if isinstance(result, str) else result
+
+
+def test_read_endpoint_with_gradio_client(app_url):
+    result = read_through_api(app_url, EXAMPLES / "314159.png")
     assert result["text"] == "314159"
     assert len(result["digits"]) == 6
     assert all(set(d) == {"label", "confidence", "box"} for d in result["digits"])
     boxes = [d["box"] for d in result["digits"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+
+
+def test_read_endpoint_reads_a_touching_number(app_url):
+    """A test writer's 9175 with the 1 running into the 7: the line reader's count."""
+    from PIL import Image
+
+    result = read_through_api(app_url, EXAMPLES / "9175.png")
+    assert result["text"] == "9175" and result["message"] == ""
+    width, height = Image.open(EXAMPLES / "9175.png").size
+    boxes = [d["box"] for d in result["digits"]]
+    assert all(0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height for x0, y0, x1, y1 in boxes)
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
 
 

@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from src.lines import line_image  # noqa: E402
 from src.models.line_reader import greedy_decode, load_line_reader  # noqa: E402
+from src.reading.line_view import line_image  # noqa: E402
 from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 

@@ -36,10 +36,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from src.reading.config import SegmentConfig  # noqa: E402
 from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 from src.training.classifier import DataConfig, split_pen_writers  # noqa: E402
-from src.utils.segmentation import SegmentConfig  # noqa: E402
 
 
 @dataclass

@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from src.config import bounded
+from src.reading.config import SegmentConfig
+from src.reading.normalize import studio_view
 from src.runtime import write_atomically
-from src.utils.segmentation import SegmentConfig, studio_view
 
 ENV_VAR = "DIGIT_STUDIO_DATA"
 DEFAULT_ROOT = "data"

@@ -1,8 +1,7 @@
 """Lines of digits for the line reader: what it reads, and what it is trained on.
 
-`line_image` turns the ink of one written line (any size) into the reader's input: cut
-to the ink, scaled so the line is `INK_HEIGHT` px tall inside a `LINE_HEIGHT` px strip,
-width scaled alike. Training lines are made two ways, from training data only:
+Lines go to the reader through `src.reading.line_view.line_image`, as the studio's do.
+Training lines are made two ways, from training data only:
 
 - **pen lines**: a number of 1-12 digits of one pendigits *train* writer, drawn stroke by
   stroke with one brush (`render_number`), so neighbours touch the way real ones do;
@@ -23,54 +22,13 @@ import numpy as np
 from PIL import Image
 
 from src.config import bounded
-from src.models.line_reader import LINE_HEIGHT, STRIDE
+from src.models.line_reader import LINE_HEIGHT
+from src.reading.ink import ink_box
+from src.reading.line_view import line_image
 from src.strokes import PenDigit, render_number
-from src.synth import EDITS, ink_box, mnist_ink, scan_look
+from src.synth import EDITS, mnist_ink, scan_look
 
-INK_HEIGHT = 24  # the line's ink height inside the strip: 4 px of margin above and below
 MAX_DIGITS = 12
-
-
-@dataclass
-class LineStrip:
-    """A line as the reader sees it, and where its columns came from: strip column c
-    shows ink column `x0 + (c - STRIDE) / factor`."""
-
-    image: np.ndarray  # float32 (LINE_HEIGHT, W), W a multiple of STRIDE
-    x0: int = 0
-    factor: float = 1.0
-
-    def step_to_x(self, step: float) -> float:
-        """Ink x coordinate of the centre of output time step `step`."""
-        return self.x0 + ((step + 0.5) * STRIDE - STRIDE) / self.factor
-
-
-def fit_line(ink: np.ndarray, max_width: int | None = None) -> LineStrip:
-    """Ink of one line (float HxW in [0, 1]) -> its strip: cut to the ink, scaled to
-    `INK_HEIGHT` px tall in a `LINE_HEIGHT` px strip, a `STRIDE` margin each side."""
-    box = ink_box(ink, level=0.2)
-    if box is None:
-        return LineStrip(np.zeros((LINE_HEIGHT, 4 * STRIDE), np.float32))
-    x0, y0, x1, y1 = box
-    crop = np.asarray(ink[y0:y1, x0:x1], np.float32)
-    factor = INK_HEIGHT / crop.shape[0]
-    width = max(1, round(crop.shape[1] * factor))
-    if max_width is not None and width > max_width - 2 * STRIDE:  # too long: shrink all
-        factor *= (max_width - 2 * STRIDE) / width
-        width = max_width - 2 * STRIDE
-    height = max(1, round(crop.shape[0] * factor))
-    small = np.asarray(Image.fromarray(crop).resize((width, height), Image.BOX), np.float32)
-    total = -(-(width + 2 * STRIDE) // STRIDE) * STRIDE  # a margin each side, rounded up
-    out = np.zeros((LINE_HEIGHT, total), np.float32)
-    top = (LINE_HEIGHT - height) // 2
-    out[top : top + height, STRIDE : STRIDE + width] = small
-    return LineStrip(np.clip(out, 0.0, 1.0), x0, width / crop.shape[1])
-
-
-def line_image(ink: np.ndarray, max_width: int | None = None) -> np.ndarray:
-    """Ink of one line -> float32 (LINE_HEIGHT, W) strip (see `fit_line`). Empty ink
-    gives a blank strip."""
-    return fit_line(ink, max_width).image
 
 
 @dataclass

@@ -30,8 +30,12 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from src.config import bounded
+from src.reading.config import SegmentConfig
+from src.reading.cuts import split_region
+from src.reading.ink import ink_box
+from src.reading.normalize import normalize_digit
+from src.reading.regions import Region
 from src.strokes import PenDigit, render_number
-from src.utils.segmentation import Region, SegmentConfig, normalize_digit, split_region
 
 NOT_A_DIGIT = 10  # the classifier's 11th class
 SYNTH_VERSION = 2  # bump when anything here changes what is made, so caches are rebuilt
@@ -55,13 +59,6 @@ def sketch_ink(strokes: Sequence[np.ndarray], rng: np.random.Generator, **render
 def mnist_ink(image: np.ndarray) -> Ink:
     """An MNIST digit enlarged smoothly to sketch scale, as `studio_view` does."""
     return np.asarray(Image.fromarray(image).resize((84, 84), Image.BILINEAR), np.float32) / 255
-
-
-def ink_box(ink: Ink, level: float = 0.3) -> tuple[int, int, int, int] | None:
-    rows, cols = np.flatnonzero((ink >= level).any(1)), np.flatnonzero((ink >= level).any(0))
-    if len(rows) == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def draw_lines(ink: Ink, lines: Sequence[Sequence[tuple[float, float]]], width: float) -> Ink:

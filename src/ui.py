@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from src.reading.ink import DrawingError
 from src.studio import Analysis, Reading, Studio
-from src.utils.segmentation import DrawingError
 
 log = logging.getLogger("digit_studio")
 

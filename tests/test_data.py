@@ -247,7 +247,8 @@ def test_augment_reproducible_under_seed():
 
 def test_studio_views_are_the_studio_normalisation_and_cached(tmp_path, monkeypatch):
     import src.data as data
-    from src.utils.segmentation import SegmentConfig, studio_view
+    from src.reading.config import SegmentConfig
+    from src.reading.normalize import studio_view
 
     images = torch.zeros(3, 28, 28, dtype=torch.uint8)
     images[0, 4:24, 12:16] = 255  # a thick 1

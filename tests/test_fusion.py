@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from src.fusion import IMPOSSIBLE, LineView, aligned_cut, assign_digits, ctc_log_likelihoods
-from src.fusion import line_ink, view_lines
-from src.lines import LineStrip
 from src.models.line_reader import BLANK, STRIDE, DecodedDigit, LineReader, LineReaderConfig
-from src.utils.segmentation import Region
+from src.reading.cuts import aligned_cut
+from src.reading.fusion import IMPOSSIBLE, ctc_log_likelihoods
+from src.reading.line_view import LineStrip, LineView, assign_digits, line_ink, view_lines
+from src.reading.regions import Region
 
 
 def outputs(path: list[int], sure: float = 0.95) -> torch.Tensor:
@@ -62,14 +62,20 @@ def test_aligned_cut_follows_the_line_readers_boundaries():
 
 
 def test_digits_go_to_the_region_they_fall_in():
-    regions = [Region((0, 0, 30, 20), np.ones((20, 30))), Region((50, 0, 90, 20), np.ones((20, 40)))]
+    regions = [
+        Region((0, 0, 30, 20), np.ones((20, 30))),
+        Region((50, 0, 90, 20), np.ones((20, 40))),
+    ]
     view = view_with_digits([10.0, 60.0, 80.0, 200.0])
     held = assign_digits(view, regions)
     assert [[d.label for d in h] for h in held] == [[0], [1, 2, 3]]
 
 
 def test_line_ink_keeps_only_the_regions_and_their_place():
-    regions = [Region((10, 5, 20, 15), np.ones((10, 10))), Region((30, 8, 35, 20), np.ones((12, 5)))]
+    regions = [
+        Region((10, 5, 20, 15), np.ones((10, 10))),
+        Region((30, 8, 35, 20), np.ones((12, 5))),
+    ]
     ink, left = line_ink(regions, (40, 60))
     assert left == 10 and ink.shape == (15, 25)
     assert ink.sum() == 100 + 60
@@ -81,9 +87,7 @@ def test_view_lines_maps_time_steps_back_to_the_drawing():
     short = [Region((200, 10, 260, 70), np.ones((60, 60), np.float32))]
     long = [Region((0, 100, 300, 160), np.ones((60, 300), np.float32))]
     views = view_lines(reader, [short, long], (200, 400))
-    assert [len(v.log_probs) for v in views] == [
-        v.strip.image.shape[1] // STRIDE for v in views
-    ]
+    assert [len(v.log_probs) for v in views] == [v.strip.image.shape[1] // STRIDE for v in views]
     for view, (x0, x1) in zip(views, [(200, 260), (0, 300)], strict=True):
         first, last = view.step_x(0), view.step_x(len(view.log_probs) - 1)
         assert first < x0 + 0.1 * (x1 - x0) and last > x1 - 0.1 * (x1 - x0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.lines import INK_HEIGHT, LineDataConfig, build_lines, line_image, mnist_line
+from src.lines import LineDataConfig, build_lines, mnist_line
 from src.models.line_reader import (
     BLANK,
     LINE_HEIGHT,
@@ -15,6 +15,7 @@ from src.models.line_reader import (
     LineReaderConfig,
     greedy_decode,
 )
+from src.reading.line_view import INK_HEIGHT, line_image
 from src.strokes import PenDigit
 
 # -------------------------------------------------------------------- decoding

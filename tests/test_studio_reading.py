@@ -140,8 +140,8 @@ def test_slashed_zero_on_the_sketchpad_reads_as_zero(studio, seed):
 def test_reject_class_tells_a_touching_pair_from_one_digit(studio, mnist):
     """The 11th output: two MNIST digits touching in one piece are not a single digit;
     the digits alone are."""
+    from src.reading.normalize import normalize_digit
     from src.synth import mnist_ink, side_by_side
-    from src.utils.segmentation import normalize_digit
 
     rng = np.random.default_rng(0)
     images = mnist.test_images[:400].numpy()

@@ -26,10 +26,10 @@ from src.data import (
     to_float,
 )
 from src.models.classifier import ClassifierConfig, DigitClassifier
+from src.reading.config import SegmentConfig
 from src.runtime import DEVICES
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
-from src.utils.segmentation import SegmentConfig
 
 
 @dataclass

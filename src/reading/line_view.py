@@ -1,17 +1,7 @@
-"""The line reader's view of each line, and how it joins the per-digit classifier.
-
-The classifier reads well what the segmentation cut well; the line reader (CRNN + CTC)
-counts digits well where strokes touch, since it never cuts. Per region of ink, the
-studio weighs every way of reading it by both:
-
-    score(candidate) = mean over its pieces of log(P(one digit) * P(its digit))   [classifier]
-                     + line_weight * log P_CTC(its digits | the region's columns) [line reader]
-
-The candidates are the segmentation's own (the region whole, or cut into 2..k pieces),
-plus one cut where the line reader's alignment puts the boundaries between its digits.
-Each candidate keeps the classifier's labels, crops and boxes, so confidences, Grad-CAM
-and the VAE work per digit as before; the line reader only decides how a region is cut.
-"""
+"""Step 4, the line reader's view: each line's ink (its regions only) becomes a strip
+(`line_image`: cut to the ink, `INK_HEIGHT` px tall in a `LINE_HEIGHT` px strip, width
+scaled alike), all lines go through the CRNN in one batch, and the time steps and digits
+are mapped back to the drawing: which digits, and which columns, each region holds."""
 
 from __future__ import annotations
 
@@ -19,13 +9,62 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 
-from src.lines import LineStrip, fit_line
-from src.models.line_reader import BLANK, STRIDE, DecodedDigit, LineReader, greedy_decode
-from src.utils.segmentation import Region, cut_region
+from src.models.line_reader import (
+    BLANK,
+    LINE_HEIGHT,
+    STRIDE,
+    DecodedDigit,
+    LineReader,
+    greedy_decode,
+)
+from src.reading.ink import ink_box
+from src.reading.regions import Region
 
-IMPOSSIBLE = -1e4  # CTC log-likelihood of a reading the region's columns cannot hold
+INK_HEIGHT = 24  # the line's ink height inside the strip: 4 px of margin above and below
+
+
+@dataclass
+class LineStrip:
+    """A line as the reader sees it, and where its columns came from: strip column c
+    shows ink column `x0 + (c - STRIDE) / factor`."""
+
+    image: np.ndarray  # float32 (LINE_HEIGHT, W), W a multiple of STRIDE
+    x0: int = 0
+    factor: float = 1.0
+
+    def step_to_x(self, step: float) -> float:
+        """Ink x coordinate of the centre of output time step `step`."""
+        return self.x0 + ((step + 0.5) * STRIDE - STRIDE) / self.factor
+
+
+def fit_line(ink: np.ndarray, max_width: int | None = None) -> LineStrip:
+    """Ink of one line (float HxW in [0, 1]) -> its strip: cut to the ink, scaled to
+    `INK_HEIGHT` px tall in a `LINE_HEIGHT` px strip, a `STRIDE` margin each side."""
+    box = ink_box(ink, level=0.2)
+    if box is None:
+        return LineStrip(np.zeros((LINE_HEIGHT, 4 * STRIDE), np.float32))
+    x0, y0, x1, y1 = box
+    crop = np.asarray(ink[y0:y1, x0:x1], np.float32)
+    factor = INK_HEIGHT / crop.shape[0]
+    width = max(1, round(crop.shape[1] * factor))
+    if max_width is not None and width > max_width - 2 * STRIDE:  # too long: shrink all
+        factor *= (max_width - 2 * STRIDE) / width
+        width = max_width - 2 * STRIDE
+    height = max(1, round(crop.shape[0] * factor))
+    small = np.asarray(Image.fromarray(crop).resize((width, height), Image.BOX), np.float32)
+    total = -(-(width + 2 * STRIDE) // STRIDE) * STRIDE  # a margin each side, rounded up
+    out = np.zeros((LINE_HEIGHT, total), np.float32)
+    top = (LINE_HEIGHT - height) // 2
+    out[top : top + height, STRIDE : STRIDE + width] = small
+    return LineStrip(np.clip(out, 0.0, 1.0), x0, width / crop.shape[1])
+
+
+def line_image(ink: np.ndarray, max_width: int | None = None) -> np.ndarray:
+    """Ink of one line -> float32 (LINE_HEIGHT, W) strip (see `fit_line`). Empty ink
+    gives a blank strip."""
+    return fit_line(ink, max_width).image
 
 
 @dataclass
@@ -98,6 +137,22 @@ def view_lines(
     ]
 
 
+def view_regions(
+    reader: LineReader, regions: list[Region], shape: tuple[int, int]
+) -> tuple[dict[int, LineView], list[list[DecodedDigit]]]:
+    """The line reader over every line of `regions` (one batch); returns the view per
+    line number and, per region, the digits it read there."""
+    numbers = sorted({r.line for r in regions})
+    members = [[i for i, r in enumerate(regions) if r.line == n] for n in numbers]
+    line_regions = [[regions[i] for i in m] for m in members]
+    views = dict(zip(numbers, view_lines(reader, line_regions, shape), strict=True))
+    held: list[list[DecodedDigit]] = [[] for _ in regions]
+    for n, m, in_line in zip(numbers, members, line_regions, strict=True):
+        for i, digits in zip(m, assign_digits(views[n], in_line), strict=True):
+            held[i] = digits
+    return views, held
+
+
 def nearest_region(xs: np.ndarray, regions: list[Region]) -> np.ndarray:
     """For each working x, the region it belongs to: one whose box holds it (the one it
     is most central in, where boxes overlap), else the nearest box."""
@@ -137,36 +192,3 @@ def digit_probabilities(view: LineView, digit: DecodedDigit) -> torch.Tensor:
     steps = view.log_probs[first : last + 1]
     probs = steps[int(steps[:, digit.label].argmax()), :BLANK].exp()
     return probs / probs.sum()
-
-
-def aligned_cut(
-    region: Region, view: LineView, digits: list[DecodedDigit]
-) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """The region cut where the line reader's alignment puts the digit boundaries: near
-    the middle between neighbouring digits' centres, at the column with least ink."""
-    centres = [view.digit_x(d) - region.box[0] for d in digits]
-    near = [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:], strict=True)]
-    reach = min(b - a for a, b in zip(centres[:-1], centres[1:], strict=True)) / 4
-    return cut_region(region, near, max(1.0, reach))
-
-
-def ctc_log_likelihoods(log_probs: list[torch.Tensor], texts: list[list[int]]) -> torch.Tensor:
-    """log P(text | columns) under CTC for each (columns, text) pair, in one call;
-    `IMPOSSIBLE` where the columns are too few to hold the text."""
-    if not texts:
-        return torch.zeros(0)
-    steps = max(len(lp) for lp in log_probs)
-    batch = torch.full((steps, len(texts), BLANK + 1), -1e9)
-    batch[..., BLANK] = 0.0  # padding reads as blank (unused beyond each input length)
-    for i, lp in enumerate(log_probs):
-        batch[: len(lp), i] = lp
-    loss = F.ctc_loss(
-        batch,
-        torch.tensor([t for text in texts for t in text]),
-        torch.tensor([len(lp) for lp in log_probs]),
-        torch.tensor([len(text) for text in texts]),
-        blank=BLANK,
-        reduction="none",
-        zero_infinity=False,
-    )
-    return torch.where(torch.isfinite(loss), -loss, torch.tensor(IMPOSSIBLE)).clamp_min(IMPOSSIBLE)

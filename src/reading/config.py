@@ -1,0 +1,24 @@
+"""How the studio reads: one place for every setting of the reading pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.config import bounded
+
+
+@dataclass
+class SegmentConfig:
+    threshold: float = bounded(0.35, 0.01, 0.99)  # ink level that counts as stroke
+    min_pixels: int = bounded(12, 1, 10_000)  # smaller marks are specks (working scale)
+    speck_frac: float = bounded(0.12, 0.0, 1.0)  # marks smaller than this x line height too
+    padding: int = bounded(4, 0, 12)  # margin in the 28x28 frame: digits fit in 28 - 2*p
+    max_side: int = bounded(1200, 64, 8000)  # larger inputs are downscaled to this first
+    max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
+    merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
+    split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits
+    narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
+    stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height
+    redraw: bool = True  # thin and redraw strokes at stroke_ratio; off keeps the writer's pen
+    work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
+    line_weight: float = bounded(1.0, 0.0, 100.0)  # the line reader's say in cuts (studio.py)

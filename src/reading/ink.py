@@ -1,0 +1,139 @@
+"""Step 1, ink: whatever came in (sketchpad dict, RGBA, RGB, grey, path, PIL) becomes one
+float map of ink in [0, 1], whatever the polarity or transparency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+MAX_PIXELS = 40_000_000  # a 4000x3000 photo is 12 MP; beyond 40 MP we refuse politely
+
+
+class DrawingError(ValueError):
+    """The input is not an image we can read (message is safe to show a person)."""
+
+
+def _check_size(height: int, width: int) -> None:
+    if height * width > MAX_PIXELS:
+        raise DrawingError(
+            f"the image is too large ({width}x{height} pixels); "
+            f"the studio reads images up to {MAX_PIXELS // 1_000_000} megapixels"
+        )
+
+
+def _to_array(image: Any) -> np.ndarray:
+    """Any supported input as a numpy array (HxW, HxWx3 or HxWx4)."""
+    if isinstance(image, dict):
+        return _sketchpad_to_array(image)
+    if isinstance(image, str | Path):
+        try:
+            with Image.open(image) as opened:
+                return _to_array(opened)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise DrawingError(f"could not open {Path(image).name} as an image") from e
+    if isinstance(image, Image.Image):
+        _check_size(image.height, image.width)  # before decoding a huge image into memory
+        mode = image.mode
+        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+            return np.asarray(image.convert("RGBA"))
+        return np.asarray(image.convert("L"))
+    if isinstance(image, np.ndarray):
+        return image
+    raise DrawingError(f"unsupported input type {type(image).__name__}; send an image")
+
+
+def _sketchpad_to_array(value: dict) -> np.ndarray:
+    """Gradio's ImageEditor/Sketchpad value: {"background", "layers", "composite"}."""
+    composite = value.get("composite")
+    if composite is not None:
+        return _to_array(composite)
+    layers = [layer for layer in value.get("layers") or [] if layer is not None]
+    background = value.get("background")
+    parts = ([background] if background is not None else []) + layers
+    if not parts:
+        return np.zeros((1, 1), np.uint8)
+    arrays = [_as_rgba(_to_array(p)) for p in parts]
+    h, w = arrays[0].shape[:2]
+    canvas = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    for array in arrays:
+        if array.shape[:2] == (h, w):
+            canvas.alpha_composite(Image.fromarray(array))
+    return np.asarray(canvas)
+
+
+def _as_rgba(array: np.ndarray) -> np.ndarray:
+    array = _as_uint8(array)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.shape[2] == 3:
+        array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return array
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    array = np.nan_to_num(array.astype(np.float64))
+    if array.size and array.max() <= 1.0:
+        array = array * 255
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def ink_map(image: Any) -> np.ndarray:
+    """Ink intensity in [0, 1] (float32, HxW) for any supported input.
+
+    Transparent canvases: ink is opacity, whatever the RGB under transparent pixels.
+    Opaque images: ink is the distance from the background's brightness, so dark-on-light
+    and light-on-dark both work; photos get a local background estimate (uneven light).
+    """
+    array = np.asarray(_to_array(image))
+    if array.ndim >= 2:
+        _check_size(array.shape[0], array.shape[1])
+    array = _as_uint8(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise DrawingError(f"expected an image (HxW, HxWx3 or HxWx4), got shape {array.shape}")
+    if min(array.shape[:2]) == 0:
+        return np.zeros((1, 1), np.float32)
+    if array.ndim == 3 and array.shape[2] == 4:
+        alpha = array[..., 3]
+        if (alpha < 250).mean() > 0.01:  # a real transparent canvas, not an opaque PNG
+            return alpha.astype(np.float32) / 255.0
+        array = array[..., :3]
+    grey = array if array.ndim == 2 else array @ np.array([0.299, 0.587, 0.114])
+    return _ink_from_grey(grey.astype(np.float32) / 255.0)
+
+
+def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
+    background = float(np.median(grey))
+    dark_ink = background >= 0.5
+    spread = float(np.percentile(np.abs(grey - background), 90))
+    if spread > 0.08 and min(grey.shape) >= 64:
+        # Uneven background (a photo of paper): estimate it locally on a small copy.
+        small_size = (max(8, grey.shape[1] // 8), max(8, grey.shape[0] // 8))
+        small = np.asarray(Image.fromarray(grey).resize(small_size, Image.BOX))
+        size = max(3, min(small.shape) // 6)
+        local = (ndimage.maximum_filter if dark_ink else ndimage.minimum_filter)(small, size)
+        local = ndimage.uniform_filter(local, size)
+        background = np.asarray(Image.fromarray(local).resize(grey.shape[::-1], Image.BILINEAR))
+    contrast = background - grey if dark_ink else grey - background
+    strongest = float(np.percentile(contrast, 99.9)) if contrast.size else 0.0
+    # Faint marks on a blank page are not ink: demand a minimum contrast.
+    scale = max(strongest, 0.25)
+    return np.clip(contrast / scale, 0.0, 1.0).astype(np.float32)
+
+
+def ink_box(ink: np.ndarray, level: float = 0.3) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), exclusive ends, of the pixels at or above `level`; None when
+    there are none."""
+    rows, cols = np.flatnonzero((ink >= level).any(1)), np.flatnonzero((ink >= level).any(0))
+    if len(rows) == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

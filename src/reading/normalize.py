@@ -1,0 +1,116 @@
+"""Step 5, normalisation: each piece becomes what MNIST's digits are: stroke thickness
+brought into MNIST's range, fit in a 20x20 box keeping aspect ratio, anti-aliased,
+centred by centre of mass in 28x28."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from src.reading.config import SegmentConfig
+
+
+def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Zhang-Suen's deletion rules as two lookup tables over the 256 neighbourhoods.
+
+    A neighbourhood code sets bit k for neighbour P(k+2), clockwise from north: N, NE,
+    E, SE, S, SW, W, NW. A pixel may go when it has 2-6 ink neighbours, exactly one
+    background-to-ink transition around it (it is on the boundary and removing it
+    does not split the stroke), and it sits on the side that sub-iteration thins.
+    """
+    tables = np.zeros((2, 256), bool)
+    for code in range(256):
+        p = [(code >> k) & 1 for k in range(8)]  # p[0] = P2 (N) ... p[7] = P9 (NW)
+        neighbours = sum(p)
+        transitions = sum(p[k] == 0 and p[(k + 1) % 8] == 1 for k in range(8))
+        if not (2 <= neighbours <= 6 and transitions == 1):
+            continue
+        n, e, s, w = p[0], p[2], p[4], p[6]
+        tables[0, code] = n * e * s == 0 and e * s * w == 0  # south-east boundary
+        tables[1, code] = n * e * w == 0 and n * s * w == 0  # north-west boundary
+    return tables
+
+
+_THINNING_TABLES = _thinning_tables()
+
+
+# (row, column) offsets of P2..P9, clockwise from north.
+_NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+
+
+def thin(mask: np.ndarray) -> np.ndarray:
+    """One-pixel-wide, connected centre lines of the strokes (Zhang-Suen thinning).
+
+    Unlike local maxima of the distance map, the result keeps every stroke in one piece
+    whatever its width or direction, so redrawing it never leaves dotted lines.
+    """
+    skeleton = np.pad(mask.astype(bool), 1)
+    h, w = skeleton.shape
+    while True:
+        changed = False
+        for table in _THINNING_TABLES:
+            code = np.zeros((h - 2, w - 2), np.uint8)
+            for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+                code |= skeleton[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx].astype(np.uint8) << bit
+            delete = skeleton[1:-1, 1:-1] & table[code]
+            if delete.any():
+                skeleton[1:-1, 1:-1] &= ~delete
+                changed = True
+        if not changed:
+            return skeleton[1:-1, 1:-1]
+
+
+def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
+    """The same strokes drawn with a round pen of `width` pixels."""
+    skeleton = thin(mask)
+    if not skeleton.any():
+        return mask
+    return ndimage.distance_transform_edt(~skeleton) <= width / 2
+
+
+def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """A digit's ink crop (any size) -> 28x28 float32 in [0, 1], the way MNIST was made."""
+    if crop.size == 0 or not (crop > 0).any():
+        return np.zeros((28, 28), np.float32)
+    rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
+    crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    # 1. Work at a fixed size so thickness rules are scale-free (a 300 px digit drawn with
+    #    a 3 px pen and one drawn with a 40 px marker meet here).
+    side = config.work_size
+    factor = side / max(h, w)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    work = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.BOX))
+    # A thin line shrunk by area averaging stays as faint grey: keep it as stroke.
+    mask = np.pad(work >= min(config.threshold, 0.25 * float(work.max())), 2)
+    # 2. Redraw the strokes with one pen: thin them to connected centre lines and give
+    #    those the target width. A 3 px mouse line and a 40 px marker become the same
+    #    stroke.
+    if config.redraw:
+        mask = redraw_strokes(mask, config.stroke_ratio * side)
+    ys, xs = np.nonzero(mask)
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    # 3. Fit in the (28 - 2 * padding) box keeping aspect ratio; area resampling
+    #    anti-aliases like MNIST's grey edges.
+    box = 28 - 2 * config.padding
+    h, w = mask.shape
+    factor = box / max(h, w)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    small = np.asarray(Image.fromarray(mask.astype(np.float32)).resize(size, Image.BOX))
+    # 4. Centre by centre of mass in 28x28.
+    out = np.zeros((28, 28), np.float32)
+    cy, cx = ndimage.center_of_mass(small)
+    top = int(np.clip(round(14 - cy), 0, 28 - small.shape[0]))
+    left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
+    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return np.clip(out, 0.0, 1.0)
+
+
+def studio_view(image: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """An MNIST digit (28x28 uint8) as the studio sees it once drawn: enlarged smoothly
+    to sketch scale, then `normalize_digit` (redrawn strokes, refitted box). Training on
+    these views shows the classifier exactly what it is given at reading time."""
+    sketch = Image.fromarray(image).resize((84, 84), Image.BILINEAR)
+    digit = normalize_digit(np.asarray(sketch, np.float32) / 255.0, config)
+    return (digit * 255.0).round().astype(np.uint8)

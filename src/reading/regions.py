@@ -1,0 +1,168 @@
+"""Step 2, regions: threshold the ink, drop specks, find connected components, group them
+into lines, merge the pieces of one digit (a lifted 5 bar, a two-stroke 4), and order
+them: lines top to bottom, digits left to right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from src.reading.config import SegmentConfig
+
+
+@dataclass
+class Region:
+    """One digit candidate: which components it holds and its box (x0, y0, x1, y1),
+    exclusive ends, in working-scale pixels. `mask` is its ink inside the box."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray = field(repr=False)
+    line: int = 0
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+@dataclass
+class Segmentation:
+    regions: list[Region]
+    scale: float  # working pixels per input pixel (<= 1)
+    ink: np.ndarray  # working-scale ink map
+    message: str = ""  # why nothing was read, when that is the case
+
+
+def to_working_scale(ink: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    scale = min(1.0, max_side / max(ink.shape))
+    if scale < 1.0:
+        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+        ink = np.asarray(Image.fromarray(ink).resize(size, Image.BOX))
+    return ink, scale
+
+
+def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
+    """Connected components of the ink, specks dropped, pieces merged, lines ordered."""
+    ink, scale = to_working_scale(ink, config.max_side)
+    mask = ink >= config.threshold
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return Segmentation([], scale, ink)
+    slices = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
+    heights = boxes[:, 3] - boxes[:, 1]
+    keep = areas >= config.min_pixels
+    if keep.any():
+        # A speck is small in both directions compared with the digits around it; a flat
+        # stroke (a 5's bar, a 7's crossbar) is kept however thin.
+        extent = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
+        keep &= extent >= config.speck_frac * typical_height(heights[keep])
+    ids = np.flatnonzero(keep)
+    if len(ids) > config.max_components:
+        return Segmentation(
+            [], scale, ink,
+            f"found {len(ids)} separate marks (more than {config.max_components}); "
+            "this does not look like a handwritten number",
+        )  # fmt: skip
+    groups = _merge_pieces(boxes[ids], heights[ids], config)
+    regions = []
+    for members, line in groups:
+        x0, y0 = boxes[ids[members], 0].min(), boxes[ids[members], 1].min()
+        x1, y1 = boxes[ids[members], 2].max(), boxes[ids[members], 3].max()
+        inside = np.isin(labels[y0:y1, x0:x1], ids[members] + 1)
+        regions.append(
+            Region((int(x0), int(y0), int(x1), int(y1)), ink[y0:y1, x0:x1] * inside, line)
+        )
+    return Segmentation(regions, scale, ink)
+
+
+def _merge_pieces(
+    boxes: np.ndarray, heights: np.ndarray, config: SegmentConfig
+) -> list[tuple[list[int], int]]:
+    """Group component indices into digits; returns [(members, line number)] in reading
+    order: lines top to bottom, digits left to right within a line."""
+    n = len(boxes)
+    if n == 0:
+        return []
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def x_overlap(a: int, b: int) -> int:
+        return min(boxes[a, 2], boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
+
+    tall_cut = _tall_cut(heights)
+    lines = _group_lines(boxes, heights)
+    for line in lines:
+        tall = sorted((i for i in line if heights[i] >= tall_cut), key=lambda i: boxes[i, 0])
+        # Two tall pieces are one digit when they share most of their width (a 4 drawn
+        # in two strokes); neighbours that merely touch or slant into each other are not.
+        for a_pos, a in enumerate(tall):
+            for b in tall[a_pos + 1 :]:
+                narrower = min(boxes[a, 2] - boxes[a, 0], boxes[b, 2] - boxes[b, 0])
+                if x_overlap(a, b) >= config.merge_overlap * max(narrower, 1):
+                    parent[find(a)] = find(b)
+        # A short piece cannot be a digit on its own (a lifted bar, a flag, a dot): it
+        # joins the tall piece it overlaps most, or the nearest one close beside it.
+        for i in (i for i in line if heights[i] < tall_cut and tall):
+            best = max(tall, key=lambda t: x_overlap(i, t))
+            if x_overlap(i, best) > -0.3 * heights[best]:
+                parent[find(i)] = find(best)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    line_of = {i: k for k, line in enumerate(lines) for i in line}
+    result = [(members, line_of[members[0]]) for members in groups.values()]
+    return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min()))
+
+
+def typical_height(heights: np.ndarray) -> float:
+    """The height of a digit among these marks: the median of the tall ones (at least
+    half the tallest), so pieces and specks do not drag it down."""
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
+def _tall_cut(heights: np.ndarray) -> float:
+    """Height below which a component is a piece of a digit rather than a digit."""
+    return 0.5 * typical_height(heights)
+
+
+def _group_lines(boxes: np.ndarray, heights: np.ndarray) -> list[list[int]]:
+    """Cluster components into text lines, top to bottom.
+
+    Lines are formed by the tall components (digits) whose vertical extents overlap;
+    short pieces (a lifted bar, a dot) then join the line nearest to them vertically,
+    so a 5's top bar floating above its body stays with it.
+    """
+    tall_cut = _tall_cut(heights)
+    tall = [i for i in np.argsort((boxes[:, 1] + boxes[:, 3]) / 2) if heights[i] >= tall_cut]
+    lines: list[list[int]] = []
+    spans: list[list[float]] = []
+    for i in tall:
+        y0, y1 = boxes[i, 1], boxes[i, 3]
+        for line, span in zip(lines, spans, strict=True):
+            overlap = min(y1, span[1]) - max(y0, span[0])
+            if overlap >= 0.4 * min(y1 - y0, span[1] - span[0]):
+                line.append(int(i))
+                span[0], span[1] = min(span[0], y0), max(span[1], y1)
+                break
+        else:
+            lines.append([int(i)])
+            spans.append([float(y0), float(y1)])
+    for i in range(len(boxes)):
+        if heights[i] < tall_cut:
+            centre = (boxes[i, 1] + boxes[i, 3]) / 2
+            gaps = [max(span[0] - centre, centre - span[1], 0.0) for span in spans]
+            lines[int(np.argmin(gaps))].append(i)
+    return [lines[k] for k in np.argsort([(s[0] + s[1]) / 2 for s in spans])]

@@ -52,8 +52,8 @@ def build_app(studio):
     """The Gradio Blocks of the studio, bound to a loaded `Studio`."""
     import gradio as gr
 
-    from src.ui import analyze_drawing, read_api
     from src.studio import LINE_METHOD
+    from src.ui import analyze_drawing, read_api
     from src.utils.gradcam import METHODS
 
     analyze = partial(analyze_drawing, studio)

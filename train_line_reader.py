@@ -1,10 +1,12 @@
 """Train the line reader (CRNN + CTC) on lines of pen-train-writer and MNIST digits.
 
     python train_line_reader.py --config config_line_reader.yaml [--set training.epochs=2 ...]
+    python train_line_reader.py --recalibrate [--checkpoint checkpoints/line_reader.pth]
 
-Writes the best-by-validation checkpoint to `output.checkpoint`, and per-epoch metrics,
-a loss curve, a grid of decoded validation lines and the resolved config under
-`output.results_dir`.
+Writes the best-by-validation checkpoint to `output.checkpoint`, its temperature fitted
+on the validation lines, and per-epoch metrics, a loss curve, a grid of decoded
+validation lines and the resolved config under `output.results_dir`. `--recalibrate`
+only refits the temperature of an existing checkpoint, keeping its weights and metrics.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from src.checkpoint import save_checkpoint
+from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from src.config import ConfigError, config_to_dict, load_config, save_config
 from src.data import MNISTError, load_mnist
+from src.models.line_reader import load_line_reader
 from src.runtime import select_device, set_seed
 from src.training.line_reader import (
     LineEpochResult,
     LineReaderRunConfig,
     LineSet,
+    calibrate_line_reader,
     fit_line_reader,
     prepare_lines,
     read_lines,
@@ -53,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="config_line_reader.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--recalibrate", action="store_true", help="refit --checkpoint's T")
+    parser.add_argument("--checkpoint", default=None, help="default: output.checkpoint")
     args = parser.parse_args(argv)
     try:
         config = load_config(LineReaderRunConfig, args.config, args.set)
         splits = load_mnist(config.data.root, config.data.val_size, config.data.split_seed)
         device = select_device(config.training.device)
-    except (ConfigError, MNISTError, ValueError) as e:
+        checkpoint_path = Path(args.checkpoint or config.output.checkpoint)
+        stored = load_checkpoint(checkpoint_path, "line_reader") if args.recalibrate else None
+    except (ConfigError, MNISTError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     set_seed(config.training.seed)
@@ -73,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     prepare_seconds = time.perf_counter() - start
     print(f"{len(train)} training and {len(val)} validation lines ready in {prepare_seconds:.1f}s")
+    if stored is not None:
+        model = load_line_reader(checkpoint_path, device)
+        calibration = calibrate_line_reader(model, val)
+        metrics = {**stored["metrics"], "calibration": calibration}
+        save_checkpoint(
+            checkpoint_path, "line_reader", model.cpu(), stored["model_config"],
+            stored["train_config"], metrics,
+        )  # fmt: skip
+        print(json.dumps(calibration, indent=2))
+        return 0
 
     history: list[dict] = []
     best: dict = {}
@@ -89,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = fit_line_reader(config, train, val, device, on_epoch, progress=not args.no_progress)
     model.load_state_dict(best["state"])
+    calibration = calibrate_line_reader(model, val)
     read = read_lines(model, val)
     metrics = {
         "best_epoch": best["epoch"],
@@ -97,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "data_prepare_seconds": prepare_seconds,
         "train_seconds": sum(h["seconds"] for h in history),
         "history": history,
+        "calibration": calibration,
     }
     save_checkpoint(
         config.output.checkpoint,

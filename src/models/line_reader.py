@@ -72,7 +72,8 @@ class LineReader(nn.Module):
         return self.head(self.dropout(context))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.logits(x), dim=-1)
+        # The temperature is 1 while training, fitted on held-out lines afterwards.
+        return torch.log_softmax(self.logits(x) / self.temperature, dim=-1)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from src.calibration import confidence_error, fit_scale
 from src.config import bounded
 from src.data import MNISTSplits, cached
 from src.lines import LineDataConfig, build_lines
@@ -174,6 +175,60 @@ def line_accuracy(model: LineReader, lines: LineSet) -> float:
     return float(np.mean([r == t for r, t in zip(read, lines.texts, strict=True)]))
 
 
+@torch.no_grad()
+def calibrate_line_reader(model: LineReader, lines: LineSet, batch_size: int = 256) -> dict:
+    """Fit the line reader's temperature on held-out lines (minimising their CTC NLL) and
+    set it; returns NLL and the digits' calibration error, before and after.
+
+    A digit's confidence is its best per-column probability (`greedy_decode`); it counts
+    as right when its line was read with the right number of digits and it matches the
+    truth at its place. Lines read with a wrong count are left out of the error."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    model.temperature.fill_(1.0)
+    batches = []
+    for start in range(0, len(lines), batch_size):
+        x, targets, target_lengths, input_lengths = collate(
+            lines, torch.arange(start, min(start + batch_size, len(lines)))
+        )
+        batches.append((model.logits(x.to(device)).cpu(), targets, target_lengths, input_lengths))
+
+    def nll(t: torch.Tensor) -> torch.Tensor:
+        losses = [
+            F.ctc_loss(
+                torch.log_softmax(logits / t, dim=-1), targets, inputs, target_lengths,
+                blank=BLANK, reduction="sum", zero_infinity=True,
+            )
+            for logits, targets, target_lengths, inputs in batches
+        ]  # fmt: skip
+        return torch.stack(losses).sum() / len(lines)
+
+    def digit_error(t: float) -> float:
+        confidence, correct = [], []
+        texts = iter(lines.texts)
+        for logits, _, _, inputs in batches:
+            for read in greedy_decode(torch.log_softmax(logits / t, dim=-1), inputs):
+                truth = next(texts)
+                if len(read) == len(truth):
+                    confidence += [d.confidence for d in read]
+                    correct += [str(d.label) == c for d, c in zip(read, truth, strict=True)]
+        return confidence_error(torch.tensor(confidence), torch.tensor(correct))
+
+    with torch.enable_grad():
+        temperature = fit_scale(nll)
+    report = {
+        "temperature": temperature,
+        "ctc_nll_before": float(nll(torch.tensor(1.0))),
+        "ctc_nll_after": float(nll(torch.tensor(temperature))),
+        "digit_ece_before": digit_error(1.0),
+        "digit_ece_after": digit_error(temperature),
+    }
+    model.temperature.fill_(temperature)
+    model.train(was_training)
+    return report
+
+
 @dataclass
 class LineEpochResult:
     epoch: int
@@ -254,6 +309,7 @@ def fit_line_reader(
 
 __all__ = [
     "LineReaderRunConfig",
+    "calibrate_line_reader",
     "LineSet",
     "fit_line_reader",
     "line_accuracy",

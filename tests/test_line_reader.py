@@ -110,13 +110,13 @@ def test_training_lines_are_deterministic_and_labelled():
     assert (widths % STRIDE == 0).all() and (widths <= 384).all()
 
 
-def test_a_tiny_reader_learns_to_read_synthetic_lines():
-    """CTC on lines of two fake 'digits' (a bar is 1, a box is 0): loss falls quickly."""
-    from src.training.line_reader import LineSet, collate
+def bars_and_boxes(n: int = 64, seed: int = 0):
+    """Lines of two fake 'digits' (a bar is 1, a box is 0), as a LineSet."""
+    from src.training.line_reader import LineSet
 
-    rng = np.random.default_rng(0)
-    strips, texts = np.zeros((64, LINE_HEIGHT, 64), np.uint8), []
-    for i in range(64):
+    rng = np.random.default_rng(seed)
+    strips, texts = np.zeros((n, LINE_HEIGHT, 64), np.uint8), []
+    for i in range(n):
         text = "".join(rng.choice(["0", "1"], rng.integers(1, 4)))
         for k, c in enumerate(text):
             x = 4 + 20 * k
@@ -126,7 +126,15 @@ def test_a_tiny_reader_learns_to_read_synthetic_lines():
                 strips[i, 4:28, x : x + 14] = 255
                 strips[i, 8:24, x + 3 : x + 11] = 0
         texts.append(text)
-    lines = LineSet(torch.from_numpy(strips), torch.full((64,), 64), texts)
+    return LineSet(torch.from_numpy(strips), torch.full((n,), 64), texts)
+
+
+@pytest.fixture(scope="module")
+def tiny_training():
+    """A tiny reader trained 60 steps with CTC on bars and boxes; its loss per step."""
+    from src.training.line_reader import collate
+
+    lines = bars_and_boxes()
     torch.manual_seed(0)
     model = LineReader(LineReaderConfig(channels=8, hidden=16, dropout=0.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -140,7 +148,30 @@ def test_a_tiny_reader_learns_to_read_synthetic_lines():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+    return model.eval(), losses
+
+
+def test_a_tiny_reader_learns_to_read_synthetic_lines(tiny_training):
+    _, losses = tiny_training
     assert math.isfinite(losses[-1]) and losses[-1] < 0.3 * losses[0]
+
+
+def test_calibration_cools_an_overconfident_reader(tiny_training):
+    """The trained tiny reader made overconfident (head x 4) gets a temperature above 1
+    on held-out lines, and their CTC NLL falls; T is kept on the model for forward()."""
+    import copy
+
+    from src.training.line_reader import calibrate_line_reader
+
+    model = copy.deepcopy(tiny_training[0])
+    with torch.no_grad():
+        model.head.weight.mul_(4.0)
+        model.head.bias.mul_(4.0)
+    report = calibrate_line_reader(model, bars_and_boxes(32, seed=1))
+    assert report["temperature"] > 1.0
+    assert report["ctc_nll_after"] < report["ctc_nll_before"]
+    assert float(model.temperature) == pytest.approx(report["temperature"])
+    assert 0.0 <= report["digit_ece_after"] <= 1.0
 
 
 # -------------------------------------------------------------------- shipped reader

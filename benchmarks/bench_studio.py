@@ -16,6 +16,7 @@ running app under concurrent load. Prints JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import socket
@@ -106,7 +107,8 @@ def load_test(studio: Studio, clients: int, calls: int) -> dict:
     for t in threads:
         t.join(timeout=600)
     wall = time.perf_counter() - start
-    app.close()
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is the JSON report only
+        app.close()
     return {
         "clients": clients,
         "calls_per_client": calls,

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -70,12 +72,27 @@ def test_path_input_and_bad_inputs(tmp_path):
     Image.fromarray(drawing([ONE])).save(path)
     assert (ink_map(path) > 0.5).sum() > 100
     (tmp_path / "cat.txt").write_text("meow")
-    with pytest.raises(DrawingError, match="could not open cat.txt"):
+    with pytest.raises(DrawingError, match="not an image"):
         ink_map(tmp_path / "cat.txt")
     with pytest.raises(DrawingError, match="unsupported input type"):
         ink_map(42)
     with pytest.raises(DrawingError, match="expected an image"):
         ink_map(np.zeros((4, 4, 7)))
+
+
+def test_bad_files_get_a_sentence_and_odd_images_are_read(tmp_path):
+    """The files of tests/bad_files.py straight through ink_map: a DrawingError naming
+    the problem, or an ink map (16-bit grey, CMYK JPEG, first frame of a GIF)."""
+    from tests.bad_files import write_cases
+
+    for case in write_cases(tmp_path):
+        if case.message and case.message != "nothing drawn":
+            with pytest.raises(DrawingError, match=re.escape(case.message)):
+                ink_map(case.path)
+        else:
+            ink = ink_map(case.path)
+            assert ink.dtype == np.float32 and ink.min() >= 0.0 and ink.max() <= 1.0
+            assert (ink > 0.5).any() == bool(case.text), case.path.name
 
 
 # ------------------------------------------------------------------------------- regions

@@ -20,9 +20,53 @@ class DrawingError(ValueError):
 def _check_size(height: int, width: int) -> None:
     if height * width > MAX_PIXELS:
         raise DrawingError(
-            f"the image is too large ({width}x{height} pixels); "
-            f"the studio reads images up to {MAX_PIXELS // 1_000_000} megapixels"
+            f"image too large: {width}x{height} pixels; the studio reads images up to "
+            f"{MAX_PIXELS // 1_000_000} MP"
         )
+
+
+def open_image(path: str | Path) -> np.ndarray:
+    """An image file as an array, or a `DrawingError` saying plainly what is wrong with
+    it: empty, not an image, too large (checked from the header, before decoding), or
+    truncated. Animated images give their first frame."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise DrawingError("the file is empty (0 bytes)")
+        with Image.open(path) as opened:
+            return _to_array(opened)  # checks the size before anything is decoded
+    except DrawingError:
+        raise
+    except Image.DecompressionBombError:
+        size = _header_size(path)
+        shown = f"{size[0]}x{size[1]} pixels" if size else "over 170 megapixels"
+        raise DrawingError(
+            f"image too large: {shown}; the studio reads images up to {MAX_PIXELS // 1_000_000} MP"
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise DrawingError("this file is not an image (PNG, JPEG, GIF, WebP, ...)") from None
+    except (OSError, ValueError, SyntaxError) as e:  # PIL's errors for damaged files
+        if isinstance(e, FileNotFoundError):
+            raise DrawingError(f"no such file: {path.name}") from None
+        raise DrawingError("the image file is truncated or damaged") from None
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from an image's header alone: PIL refuses to open a
+    decompression bomb at all, but its format plugins read the header without decoding."""
+    Image.init()
+    with open(path, "rb") as f:
+        prefix = f.read(16)
+        for format_id in Image.ID:
+            factory, accept = Image.OPEN[format_id]
+            if accept and not accept(prefix):
+                continue
+            try:
+                f.seek(0)
+                return factory(f, path.name).size
+            except Exception:  # not this format: try the next one
+                continue
+    return None
 
 
 def _to_array(image: Any) -> np.ndarray:
@@ -30,16 +74,15 @@ def _to_array(image: Any) -> np.ndarray:
     if isinstance(image, dict):
         return _sketchpad_to_array(image)
     if isinstance(image, str | Path):
-        try:
-            with Image.open(image) as opened:
-                return _to_array(opened)
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise DrawingError(f"could not open {Path(image).name} as an image") from e
+        return open_image(image)
     if isinstance(image, Image.Image):
         _check_size(image.height, image.width)  # before decoding a huge image into memory
         mode = image.mode
         if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
             return np.asarray(image.convert("RGBA"))
+        if mode.startswith("I") or mode == "F":  # 16- or 32-bit grey: keep its range
+            grey = np.asarray(image, dtype=np.float32)
+            return grey / max(float(grey.max()), 1e-6)
         return np.asarray(image.convert("L"))
     if isinstance(image, np.ndarray):
         return image

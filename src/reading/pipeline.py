@@ -37,6 +37,7 @@ Judge = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # see Studi
 # a warning on most mistakes is worth an amber chip on one right number in eight. The
 # runner-up is the right digit for most misreads (top-2 accuracy on pen digits: 99.2%).
 UNCERTAIN_BELOW = 0.9
+NOTHING_DRAWN = "nothing drawn"  # what programs are told when no ink was found
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Reading:
                 {"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)}
                 for d in self.digits
             ],
-            "message": self.message,
+            "message": self.message or ("" if self.digits else NOTHING_DRAWN),
         }
 
 

@@ -109,5 +109,24 @@ def load_model(
         raise CheckpointError(str(e)) from e
     model = build(config)
     restore_weights(model, checkpoint, path)
+    model.card = model_card(checkpoint, path)  # what reports say about this model
     device = select_device(device) if isinstance(device, str) else device
     return model.to(device).eval()
+
+
+def model_card(checkpoint: dict, path: str | Path) -> dict[str, Any]:
+    """Where a model came from and how it measured, as plain values: file, kind, date,
+    commit, and its recorded scalar metrics (nested ones as "group.name")."""
+    metrics: dict[str, Any] = {}
+    for key, value in checkpoint.get("metrics", {}).items():
+        items = value.items() if isinstance(value, dict) else [("", value)]
+        for sub, v in items:
+            if isinstance(v, int | float | str | bool):
+                metrics[f"{key}.{sub}" if sub else key] = v
+    return {
+        "file": Path(path).name,
+        "kind": checkpoint.get("kind", ""),
+        "created": checkpoint.get("created", ""),
+        "git_commit": str(checkpoint.get("git_commit", ""))[:12],
+        "metrics": metrics,
+    }

@@ -25,6 +25,7 @@ from src.models.line_reader import LineReader, load_line_reader
 from src.reading.config import SegmentConfig
 from src.reading.ink import DrawingError, ink_map
 from src.reading.pipeline import UNCERTAIN_BELOW, DigitReading, Reading, read_ink
+from src.report import report_html, write_report
 from src.utils.gradcam import METHODS, LineGradCAM
 from src.utils.visualization import digit_tiles, heatmap_overlays, line_overlays, tile_grid
 
@@ -145,6 +146,26 @@ class Studio:
                     morph_strip = tile_grid(digit_tiles(path.cpu(), size=tile // 2), gap=2)
                 timings["imagine"] = _lap(clock)
         return Analysis(reading, annotated, heatmaps, variations, morph_strip, method, timings)
+
+    @property
+    def model_cards(self) -> dict[str, dict]:
+        """What each loaded model is and how it measured (see `checkpoint.model_card`)."""
+        models = {"classifier": self.classifier, "line reader": self.line_reader, "VAE": self.vae}
+        return {name: model.card for name, model in models.items() if hasattr(model, "card")}
+
+    def report_page(self, image: Any, method: str = "Grad-CAM") -> tuple[str, str]:
+        """The report for `image` as HTML, and the number read ("" if none). An image
+        the studio cannot read gives a report saying why, not an error."""
+        try:
+            analysis = self.analyze(image, method=method)
+        except DrawingError as e:
+            message = f"could not read the image: {e}"
+            return report_html(None, self.model_cards, message), ""
+        return report_html(analysis, self.model_cards), analysis.reading.text
+
+    def report(self, image: Any, path: str | Path, method: str = "Grad-CAM") -> Path:
+        """Write the self-contained HTML report of `image` to `path`; returns the path."""
+        return write_report(self.report_page(image, method)[0], path)
 
     def explain_lines(self, reading: Reading, height: int = 112) -> list[np.ndarray]:
         """Per digit, Grad-CAM of the line reader over the digit's whole line: which

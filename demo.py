@@ -4,13 +4,16 @@
                    [--host 127.0.0.1] [--port 7860] [--share]
 
 The page is a thin Gradio layer: every decision is made in `src/` (`Studio.analyze`,
-`src.ui`). The named API endpoint `/read` returns the reading as JSON:
-`Client(url).predict(handle_file("number.png"), api_name="/read")`.
+`src.ui`). Named API endpoints for programs take an image file:
+`Client(url).predict(handle_file("number.png"), api_name="/read")` returns the reading
+as JSON, `api_name="/report"` a self-contained HTML report. On a Hugging Face Space
+(`SPACE_ID` set) the server binds 0.0.0.0, elsewhere 127.0.0.1 unless --host says.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -53,7 +56,7 @@ def build_app(studio):
     import gradio as gr
 
     from src.studio import LINE_METHOD
-    from src.ui import analyze_drawing, read_api
+    from src.ui import analyze_drawing, read_api, report_api
     from src.utils.gradcam import METHODS
 
     analyze = partial(analyze_drawing, studio)
@@ -90,6 +93,8 @@ def build_app(studio):
         with gr.Row():
             with gr.Column(scale=2):
                 summary = gr.HTML(elem_id="summary", value=analyze(None)[0])
+                report = gr.DownloadButton("Download report", elem_id="download-report",
+                                           value=None, size="sm")  # fmt: skip
             with gr.Column(scale=3):
                 annotated = gr.Image(label="How the drawing was cut", elem_id="annotated",
                                      interactive=False, height=220)  # fmt: skip
@@ -115,7 +120,7 @@ def build_app(studio):
                              format="png")  # fmt: skip
 
         controls = [method, n_variations, temperature, morph_from, morph_to]
-        outputs = [summary, annotated, heatmaps, variations, morph]
+        outputs = [summary, annotated, heatmaps, variations, morph, report]
         common = dict(outputs=outputs, trigger_mode="always_last", show_progress="minimal")
         sketch.change(analyze, inputs=[sketch, *controls], api_visibility="private", **common)
         read_button.click(analyze, inputs=[sketch, *controls], api_visibility="private", **common)
@@ -131,21 +136,34 @@ def build_app(studio):
                 label="Real handwriting (UCI pen digits, CC BY 4.0): click one",
             )
 
-        # Named JSON endpoint for programs: gradio_client ... api_name="/read".
-        api_image = gr.Image(visible=False, type="numpy", image_mode="RGBA")
+        # Named endpoints for programs: gradio_client ... api_name="/read" or "/report".
+        # They take a plain file, not an Image component: an Image's preprocessing would
+        # fail on a file that is not an image (or a decompression bomb) before the
+        # studio's own checks could answer it with a sentence.
+        api_file = gr.File(visible=False, type="filepath")
         api_result = gr.JSON(visible=False)
+        api_report = gr.File(visible=False)
         api_button = gr.Button(visible=False)
-        api_button.click(partial(read_api, studio), inputs=api_image, outputs=api_result,
+        api_button.click(partial(read_api, studio), inputs=api_file, outputs=api_result,
                          api_name="read")  # fmt: skip
+        report_button = gr.Button(visible=False)
+        report_button.click(partial(report_api, studio), inputs=api_file,
+                            outputs=api_report, api_name="report")  # fmt: skip
         app.load(None, js=SELECT_BRUSH_JS)
     return app
+
+
+def default_host() -> str:
+    """0.0.0.0 on a Hugging Face Space (it sets SPACE_ID and proxies to the container),
+    127.0.0.1 anywhere else: a laptop's studio is not served to its network by default."""
+    return "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classifier", default=str(ROOT / "checkpoints" / "classifier.pth"))
     parser.add_argument("--vae", default=str(ROOT / "checkpoints" / "vae.pth"))
-    parser.add_argument("--host", default="127.0.0.1", help="use 0.0.0.0 to serve a network")
+    parser.add_argument("--host", default=default_host(), help="0.0.0.0 serves a network")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="public Gradio share link")
     parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps")

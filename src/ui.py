@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import html
 import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from src.reading.ink import DrawingError
+from src.report import report_html, write_report
 from src.studio import Analysis, Reading, Studio
 
 log = logging.getLogger("digit_studio")
@@ -74,10 +80,10 @@ def analyze_drawing(
     temperature: float = 1.0,
     morph_from: float | None = None,
     morph_to: float | None = None,
-) -> tuple[str, np.ndarray | None, list, list, np.ndarray | None]:
+) -> tuple[str, np.ndarray | None, list, list, np.ndarray | None, str | None]:
     """Sketchpad value -> (summary HTML, annotated drawing, heatmap gallery,
-    variations gallery, morph strip). Never raises."""
-    nothing = (None, [], [], None)
+    variations gallery, morph strip, report file). Never raises."""
+    nothing = (None, [], [], None, None)
     if image is None:
         return (summary_html(_empty(), EMPTY_HINT), *nothing)
     morph = None
@@ -99,11 +105,19 @@ def analyze_drawing(
     captions = _captions(analysis)
     heatmaps = list(zip(analysis.heatmaps, captions, strict=True))
     variations = list(zip(analysis.variations, captions, strict=False))
-    return summary_html(reading), analysis.annotated, heatmaps, variations, analysis.morph
+    try:  # the downloadable report of what is on screen, from the same analysis
+        page = report_html(analysis, studio.model_cards)
+        report = str(write_report(page, report_path(reading.text)))
+    except Exception:
+        log.exception("report failed")
+        report = None
+    return (summary_html(reading), analysis.annotated, heatmaps, variations, analysis.morph, report)
 
 
 def read_api(studio: Studio, image: Any) -> dict:
-    """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message"}."""
+    """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message"}.
+    Whatever arrives (a file path from the API, an array, nothing) gets this shape, with a
+    sentence in `message` when nothing could be read."""
     if image is None:
         return {"text": "", "digits": [], "message": "no image received"}
     try:
@@ -113,6 +127,34 @@ def read_api(studio: Studio, image: Any) -> dict:
     except Exception:
         log.exception("read failed")
         return {"text": "", "digits": [], "message": FAILED}
+
+
+REPORTS = Path(tempfile.gettempdir()) / "digit-studio-reports"
+REPORTS_KEPT_S = 3600  # the app serves its own copy; ours go after an hour
+
+
+def report_path(text: str) -> Path:
+    """A fresh path for a report named after the number read; old reports are removed."""
+    now = time.time()
+    if REPORTS.is_dir():
+        for old in REPORTS.iterdir():
+            if now - old.stat().st_mtime > REPORTS_KEPT_S:
+                shutil.rmtree(old, ignore_errors=True)
+    folder = REPORTS / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    name = "".join(c for c in text if c.isdigit())[:32] or "nothing-read"
+    return folder / f"digit-report-{name}.html"
+
+
+def report_api(studio: Studio, image: Any, method: str = "Grad-CAM") -> str:
+    """The `/report` endpoint: an image in, a self-contained HTML report out, named after
+    the number read. Input the studio cannot read gives a report saying why."""
+    try:
+        page, text = studio.report_page(image, method=method)
+    except Exception:
+        log.exception("report failed")
+        page, text = report_html(None, message=FAILED), ""
+    return str(write_report(page, report_path(text)))
 
 
 def _empty() -> Reading:

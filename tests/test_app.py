@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, need
+from tests.report_page import parse_report
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +109,35 @@ def test_read_endpoint_reads_a_touching_number(app_url):
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
 
 
+def test_read_answers_every_odd_file_with_the_same_shape(app_url, tmp_path):
+    """Not an image, a decompression bomb, an empty canvas, a truncated PNG, 1x1, 16-bit
+    grey, a CMYK JPEG, an animated GIF, a 0-byte file: each gets the /read JSON shape,
+    with its sentence or its number."""
+    from tests.bad_files import write_cases
+
+    for case in write_cases(tmp_path):
+        result = read_through_api(app_url, case.path)
+        assert set(result) == {"text", "digits", "message"}, case.path.name
+        assert result["text"] == case.text, (case.path.name, result)
+        assert case.message in result["message"], (case.path.name, result)
+        assert (result["message"] == "") == (case.message == ""), (case.path.name, result)
+
+
+def test_report_endpoint_gives_a_self_contained_page(app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    path = Path(client.predict(handle_file(str(EXAMPLES / "314159.png")), api_name="/report"))
+    assert path.name == "digit-report-314159.html"
+    assert path.stat().st_size < 2_000_000
+    page = parse_report(path.read_text(encoding="utf-8"))
+    assert page.number == "314159" and page.heatmaps == page.variations == 6
+    assert page.external == 0
+    (tmp_path / "cat.png").write_text("meow")
+    bad = Path(client.predict(handle_file(str(tmp_path / "cat.png")), api_name="/report"))
+    assert "not an image" in bad.read_text(encoding="utf-8")
+
+
 def test_browser_draws_a_number_and_sees_it_read(app_url):
     need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
          "Debian's chromium at /usr/bin/chromium (apt-get install chromium)")  # fmt: skip
@@ -151,8 +181,15 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             results = ROOT / "results"
             results.mkdir(exist_ok=True)
             page.screenshot(path=str(results / "studio_browser.png"), full_page=True)
+            with page.expect_download(timeout=60_000) as download:
+                page.click("#download-report")
+            report = Path(download.value.path()).read_text(encoding="utf-8")
+            report_name = download.value.suggested_filename
         finally:
             browser.close()
     assert shown == number
     assert len(heatmaps) == len(number)
     assert len(variations) == len(number)
+    page = parse_report(report)
+    assert report_name == f"digit-report-{number}.html"
+    assert page.number == number and page.heatmaps == page.variations == len(number)

@@ -33,7 +33,7 @@ def sketchpad(layers, background=None, composite=None):
 
 
 def test_rgba_layers_are_read(studio):
-    summary, annotated, heatmaps, variations, morph = analyze_drawing(
+    summary, annotated, heatmaps, variations, morph, report = analyze_drawing(
         studio, sketchpad([strokes_layer()]), n_variations=3, morph_from=1, morph_to=3
     )
     assert 'id="dis-number"' in summary
@@ -50,7 +50,7 @@ def test_composite_only_and_white_background(studio):
     white = np.full_like(layer, 255)
     composite = np.asarray(Image.alpha_composite(Image.fromarray(white), Image.fromarray(layer)))
     for value in (sketchpad([], composite=composite), sketchpad([layer], background=white)):
-        summary, _, heatmaps, _, _ = analyze_drawing(studio, value, n_variations=0)
+        summary, _, heatmaps, _, _, _ = analyze_drawing(studio, value, n_variations=0)
         assert len(heatmaps) == 3, summary
 
 
@@ -64,15 +64,15 @@ def test_composite_only_and_white_background(studio):
     ],
 )
 def test_empty_canvas_gives_a_hint_not_an_error(studio, value):
-    summary, annotated, heatmaps, variations, morph = analyze_drawing(studio, value)
+    summary, annotated, heatmaps, variations, morph, report = analyze_drawing(studio, value)
     assert EMPTY_HINT in summary or "Draw" in summary
-    assert heatmaps == [] and variations == [] and morph is None
+    assert heatmaps == [] and variations == [] and morph is None and report is None
 
 
 @pytest.mark.parametrize(
     "value, expected",
     [
-        ("/nonexistent/file.png", "could not open"),
+        ("/nonexistent/file.png", "no such file"),
         (np.zeros((10, 10, 7), np.uint8), "expected an image"),
         (b"not an image", "unsupported input type"),
         (np.zeros((9000, 9000), np.uint8), "too large"),

@@ -10,7 +10,9 @@ running app under concurrent load. Prints JSON.
 2. The same work done the way the original spec sketches it: a loop over digits (one
    classifier, Grad-CAM and VAE call each) and a matplotlib figure per overlay.
 3. The app launched on a free local port; `clients` concurrent gradio_client clients
-   each call `/read` `calls` times: errors, p50 / p95 latency and throughput.
+   each call `/read` `calls` times, a quarter of the calls with a bad or odd file (not
+   an image, a decompression bomb, empty, truncated, 1x1, 16-bit, CMYK, animated, 0
+   bytes): errors, wrong answers, p50 / p95 latency and throughput.
 """
 
 from __future__ import annotations
@@ -68,11 +70,18 @@ def naive_analyze(studio: Studio, image: np.ndarray, n_variations: int = 8) -> l
     return outputs
 
 
-def load_test(studio: Studio, clients: int, calls: int) -> dict:
+def load_test(studio: Studio, clients: int, calls: int, bad_share: float = 0.25) -> dict:
+    """`clients` gradio_client clients, `calls` `/read` calls each, every 1/bad_share-th
+    call a bad or odd file (tests/bad_files.py): each must get its sentence or its
+    number, each good drawing its right reading."""
+    import tempfile
+
     from gradio_client import Client, handle_file
 
     import demo
+    from tests.bad_files import write_cases
 
+    cases = write_cases(Path(tempfile.mkdtemp(prefix="bench-bad-files-")))
     app = demo.build_app(studio)
     app.queue(default_concurrency_limit=2, max_size=64)
     with socket.socket() as s:
@@ -80,27 +89,35 @@ def load_test(studio: Studio, clients: int, calls: int) -> dict:
         port = s.getsockname()[1]
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"good": [], "bad": []}
     errors: list[str] = []
-    wrong = 0
+    wrong: dict[str, int] = {"good": 0, "bad": 0}
     lock = threading.Lock()
+    every = max(1, round(1 / bad_share)) if bad_share > 0 else 0
 
-    def worker() -> None:
-        nonlocal wrong
+    def worker(index: int) -> None:
         client = Client(url, verbose=False)
-        for _ in range(calls):
+        for call in range(index * calls, (index + 1) * calls):  # numbered across clients
+            bad = every and call % every == every - 1
+            case = cases[call // every % len(cases)] if bad else None
+            path = case.path if case else EXAMPLE
+            kind = "bad" if case else "good"
             start = time.perf_counter()
             try:
-                result = client.predict(handle_file(str(EXAMPLE)), api_name="/read")
+                result = client.predict(handle_file(str(path)), api_name="/read")
                 result = json.loads(result) if isinstance(result, str) else result
+                if case:
+                    right = result["text"] == case.text and case.message in result["message"]
+                else:
+                    right = result["text"] == "314159"
                 with lock:
-                    latencies.append((time.perf_counter() - start) * 1000)
-                    wrong += result["text"] != "314159"
+                    latencies[kind].append((time.perf_counter() - start) * 1000)
+                    wrong[kind] += not right
             except Exception as e:  # counted, not raised: the report says how many
                 with lock:
-                    errors.append(repr(e)[:200])
+                    errors.append(f"{path.name}: {e!r}"[:200])
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -109,15 +126,20 @@ def load_test(studio: Studio, clients: int, calls: int) -> dict:
     wall = time.perf_counter() - start
     with contextlib.redirect_stdout(sys.stderr):  # stdout is the JSON report only
         app.close()
+    everything = latencies["good"] + latencies["bad"]
     return {
         "clients": clients,
         "calls_per_client": calls,
-        "completed": len(latencies),
+        "bad_files": len(latencies["bad"]),
+        "completed": len(everything),
         "errors": len(errors),
         "error_samples": errors[:3],
-        "wrong_text": wrong,
-        **percentiles(latencies or [float("nan")]),
-        "throughput_per_s": len(latencies) / wall,
+        "wrong_text": wrong["good"],
+        "bad_files_without_their_answer": wrong["bad"],
+        **percentiles(everything or [float("nan")]),
+        "good_files": percentiles(latencies["good"] or [float("nan")]),
+        "bad_files_latency": percentiles(latencies["bad"] or [float("nan")]),
+        "throughput_per_s": len(everything) / wall,
         "wall_seconds": wall,
     }
 
@@ -160,6 +182,8 @@ def main() -> None:
         "analyze_p50": report["analyze"]["p50_ms"] <= 50,
         "read_6_digits_p50": report["read_only"]["p50_ms"] <= 25,
         "load_errors": report["load"]["errors"] == 0,
+        "load_every_answer_right": report["load"]["wrong_text"] == 0
+        and report["load"]["bad_files_without_their_answer"] == 0,
     }
     print(json.dumps(report, indent=2))
 

@@ -1,0 +1,109 @@
+"""A conditional VAE for restyling: the digit's label is given, so the latent keeps what
+the label does not say, the writer's style (slant, proportions, loops, flourishes).
+
+    q(z | x, y): the encoder of `ConvVAE`, its features joined with the one-hot label
+    p(x | z, y): the decoder of `ConvVAE`, fed the latent joined with the one-hot label
+
+A person's style is the mean posterior of the digits they wrote; writing any digit in
+that style is one decode with their style and the digit's label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from src.checkpoint import load_model
+from src.config import bounded
+
+
+@dataclass
+class StyleVAEConfig:
+    latent_dim: int = bounded(8, 1, 256)
+    hidden_channels: int = bounded(32, 4, 256)  # encoder widths c, 2c; decoder mirrors
+    hidden_dim: int = bounded(256, 16, 4096)
+
+
+class StyleVAE(nn.Module):
+    """Input (N, 1, 28, 28) in [0, 1] and labels (N,); `forward` returns
+    (logits, mu, logvar)."""
+
+    def __init__(self, config: StyleVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, h, z = config.hidden_channels, config.hidden_dim, config.latent_dim
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 4, stride=2, padding=1),  # 14x14
+            nn.GELU(),
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),  # 7x7
+            nn.GELU(),
+            nn.Flatten(),
+        )
+        self.posterior = nn.Sequential(
+            nn.Linear(2 * c * 49 + 10, h), nn.GELU(), nn.Linear(h, 2 * z)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(z + 10, h),
+            nn.GELU(),
+            nn.Linear(h, 2 * c * 49),
+            nn.GELU(),
+            nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # 14x14
+            nn.GELU(),
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 28x28 logits
+        )
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        onehot = F.one_hot(labels.long(), 10).to(x.dtype)
+        mu, logvar = self.posterior(torch.cat([self.features(x), onehot], 1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, F.one_hot(labels.long(), 10).to(z.dtype)], 1))
+
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, labels)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return self.decode_logits(z, labels), mu, logvar
+
+    @torch.no_grad()
+    def style(self, digits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """One writer's style: the mean posterior of their digits (N, 1, 28, 28) -> (z,)."""
+        return self.encode(digits, labels)[0].mean(dim=0)
+
+    @torch.no_grad()
+    def write(
+        self,
+        labels: torch.Tensor,
+        style: torch.Tensor,
+        spread: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Digits `labels` (N,) in `style` (z,): (N, 1, 28, 28) in [0, 1]. `spread` > 0
+        adds that much prior noise per digit, so repeated digits are not identical."""
+        z = style.expand(len(labels), -1)
+        if spread > 0:
+            noise = torch.randn(z.shape, generator=generator).to(z)
+            z = z + spread * noise
+        return torch.sigmoid(self.decode_logits(z, labels.to(z.device)))
+
+
+def conditional_elbo_terms(
+    model: StyleVAE, x: torch.Tensor, labels: torch.Tensor, beta: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-batch means of (reconstruction, KL, loss) in nats per image."""
+    logits, mu, logvar = model(x, labels)
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+    return recon, kl, recon + beta * kl
+
+
+def load_style_vae(path: str | Path, device: str | torch.device = "auto") -> StyleVAE:
+    """Rebuild the restyling VAE from a checkpoint, in eval mode."""
+    return load_model(path, "style_vae", StyleVAEConfig, StyleVAE, device)

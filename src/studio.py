@@ -22,10 +22,12 @@ import torch
 
 from src.models.classifier import DigitClassifier, load_classifier
 from src.models.line_reader import LineReader, load_line_reader
+from src.models.style_vae import StyleVAE, load_style_vae
 from src.reading.config import SegmentConfig
 from src.reading.ink import DrawingError, ink_map
 from src.reading.pipeline import UNCERTAIN_BELOW, DigitReading, Reading, read_ink
 from src.report import report_html, write_report
+from src.restyle import RestyleError, check_text, measure_hand, write_number
 from src.utils.gradcam import METHODS, LineGradCAM
 from src.utils.visualization import digit_tiles, heatmap_overlays, line_overlays, tile_grid
 
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSIFIER = ROOT / "checkpoints" / "classifier.pth"
 DEFAULT_VAE = ROOT / "checkpoints" / "vae.pth"
 DEFAULT_LINE_READER = ROOT / "checkpoints" / "line_reader.pth"
+DEFAULT_STYLE_VAE = ROOT / "checkpoints" / "style_vae.pth"
 LINE_METHOD = LineGradCAM.name  # the line reader's explanation, beside METHODS
 
 
@@ -56,11 +59,13 @@ class Studio:
         vae: Any = None,
         segment: SegmentConfig | None = None,
         line_reader: LineReader | None = None,
+        style_vae: StyleVAE | None = None,
     ) -> None:
         self.classifier = classifier
         self.vae = vae
         self.segment = segment or SegmentConfig()
         self.line_reader = line_reader  # None: the classifier alone decides every cut
+        self.style_vae = style_vae  # None: no restyling
         self.device = next(classifier.parameters()).device
 
     @classmethod
@@ -71,21 +76,21 @@ class Studio:
         device: str = "cpu",
         segment: SegmentConfig | None = None,
         line_reader_path: str | Path | None = None,
+        style_vae_path: str | Path | None = None,
     ) -> Studio:
-        """The shipped checkpoints by default; the VAE and the line reader are optional
+        """The shipped checkpoints by default; the VAEs and the line reader are optional
         (reading works without them)."""
         from src.models.vae import load_vae
 
+        def optional(given: str | Path | None, default: Path, load: Any) -> Any:
+            path = Path(given or default)
+            return load(path, device) if given or path.exists() else None
+
         classifier = load_classifier(classifier_path or DEFAULT_CLASSIFIER, device)
-        vae_file = Path(vae_path or DEFAULT_VAE)
-        vae = load_vae(vae_file, device) if vae_path or vae_file.exists() else None
-        reader_file = Path(line_reader_path or DEFAULT_LINE_READER)
-        line_reader = (
-            load_line_reader(reader_file, device)
-            if line_reader_path or reader_file.exists()
-            else None
-        )
-        return cls(classifier, vae, segment, line_reader)
+        vae = optional(vae_path, DEFAULT_VAE, load_vae)
+        line_reader = optional(line_reader_path, DEFAULT_LINE_READER, load_line_reader)
+        style_vae = optional(style_vae_path, DEFAULT_STYLE_VAE, load_style_vae)
+        return cls(classifier, vae, segment, line_reader, style_vae)
 
     # ------------------------------------------------------------------------ reading
 
@@ -150,7 +155,12 @@ class Studio:
     @property
     def model_cards(self) -> dict[str, dict]:
         """What each loaded model is and how it measured (see `checkpoint.model_card`)."""
-        models = {"classifier": self.classifier, "line reader": self.line_reader, "VAE": self.vae}
+        models = {
+            "classifier": self.classifier,
+            "line reader": self.line_reader,
+            "VAE": self.vae,
+            "style VAE": self.style_vae,
+        }
         return {name: model.card for name, model in models.items() if hasattr(model, "card")}
 
     def report_page(self, image: Any, method: str = "Grad-CAM") -> tuple[str, str]:
@@ -166,6 +176,24 @@ class Studio:
     def report(self, image: Any, path: str | Path, method: str = "Grad-CAM") -> Path:
         """Write the self-contained HTML report of `image` to `path`; returns the path."""
         return write_report(self.report_page(image, method)[0], path)
+
+    def restyle(self, image: Any, text: str, seed: int = 0) -> np.ndarray:
+        """`text` (digits only, up to 16) written in the hand of the number drawn in
+        `image`: its style, size, spacing and pen, as an HxW uint8 picture, dark ink on
+        white. A `RestyleError` (or `DrawingError`) says plainly when it cannot be done."""
+        digits = check_text(text)
+        if self.style_vae is None:
+            raise RestyleError("restyling needs the style model (checkpoints/style_vae.pth)")
+        ink = ink_map(image)
+        reading = self.read_ink(ink)
+        if not reading.digits:
+            raise RestyleError("nothing drawn: write a few digits, and the studio writes "
+                               "any number in that hand")  # fmt: skip
+        labels = torch.tensor([d.label for d in reading.digits])
+        style = self.style_vae.style(reading.crops.to(self.device), labels.to(self.device))
+        boxes = [d.box for d in reading.digits]
+        hand = measure_hand(boxes, [d.line for d in reading.digits], ink, style)
+        return write_number(self.style_vae, digits, hand, seed)
 
     def explain_lines(self, reading: Reading, height: int = 112) -> list[np.ndarray]:
         """Per digit, Grad-CAM of the line reader over the digit's whole line: which
@@ -241,6 +269,7 @@ def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarr
 __all__ = [
     "LINE_METHOD",
     "UNCERTAIN_BELOW",
+    "RestyleError",
     "Analysis",
     "DigitReading",
     "DrawingError",

@@ -1,0 +1,131 @@
+"""Restyle: any number written in the hand of the digits in a drawing.
+
+A hand is what the studio can measure in what a person wrote:
+- the style: the restyling VAE's mean posterior over the digits it read (slant, shape);
+- the size: the median height of those digits, in the drawing's pixels;
+- the spacing: the median gap between neighbours, as a share of that height;
+- the pen: the stroke width, from the ink's area over half its outline.
+
+`write_number` decodes the digits of a text in that style in one batch, scales them to
+that size, gives their strokes that pen width and sets them side by side at that spacing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from src.models.style_vae import StyleVAE
+from src.reading.normalize import thin
+
+MAX_DIGITS = 16
+INK_LEVEL = 0.35  # what counts as stroke, in the ink map and in decoded digits
+
+
+class RestyleError(ValueError):
+    """Restyling cannot be done for this text or drawing (message is safe to show)."""
+
+
+@dataclass
+class Hand:
+    style: torch.Tensor  # (latent_dim,)
+    height: float  # a digit's height, input pixels
+    gap: float  # between neighbours, share of the height (negative: they overlap)
+    pen: float  # stroke width, input pixels
+
+
+def check_text(text: str) -> list[int]:
+    """The digits of `text` (spaces ignored), or a `RestyleError` saying what is wrong."""
+    digits = re.sub(r"\s+", "", str(text or ""))
+    if not digits:
+        raise RestyleError("type a number to write, for example 2026")
+    if not re.fullmatch(r"[0-9]+", digits):
+        raise RestyleError(f"only the digits 0-9 can be written, not {text!r}")
+    if len(digits) > MAX_DIGITS:
+        raise RestyleError(f"up to {MAX_DIGITS} digits at a time ({len(digits)} given)")
+    return [int(c) for c in digits]
+
+
+def pen_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary mask: its area over half its outline (a stroke of
+    length L and width w has area L*w and an outline of about 2L)."""
+    outline = (mask & ~ndimage.binary_erosion(mask)).sum()
+    return float(2.0 * mask.sum() / max(1, outline))
+
+
+def measure_hand(
+    boxes: list[tuple[int, int, int, int]], lines: list[int], ink: np.ndarray, style: torch.Tensor
+) -> Hand:
+    """The hand of digits with these boxes (input pixels) and line numbers."""
+    heights = np.array([b[3] - b[1] for b in boxes], np.float64)
+    height = float(np.median(heights))
+    gaps = [
+        (b[0] - a[2]) / height
+        for a, b, la, lb in zip(boxes[:-1], boxes[1:], lines[:-1], lines[1:], strict=True)
+        if la == lb
+    ]
+    gap = float(np.clip(np.median(gaps), -0.1, 1.0)) if gaps else 0.25
+    masks = [ink[y0:y1, x0:x1] >= INK_LEVEL for x0, y0, x1, y1 in boxes]
+    pen = float(np.median([pen_width(m) for m in masks if m.any()] or [height * 0.1]))
+    return Hand(style, height, gap, pen)
+
+
+def write_number(
+    model: StyleVAE, digits: list[int], hand: Hand, seed: int = 0, spread: float = 0.25
+) -> np.ndarray:
+    """`digits` in `hand`: an HxW uint8 picture, dark ink on white."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.tensor(digits)
+    decoded = model.write(labels, hand.style, spread, generator).cpu()  # (N, 1, 28, 28)
+    # Centre lines at twice MNIST's resolution, then drawn at the hand's size and pen:
+    # MNIST's digits are 20 px tall in their 28 px frame.
+    fine = F.interpolate(decoded, scale_factor=2, mode="bilinear", align_corners=False)
+    side = max(8, round(28 * hand.height / 20.0))
+    margin = round(0.15 * hand.height + hand.pen)
+    pieces, x = [], margin
+    for image in fine[:, 0].numpy():
+        skeleton = thin(image >= 0.5)
+        if not skeleton.any():
+            continue
+        glyph = _draw(skeleton, side, hand.pen)
+        cols = np.flatnonzero(glyph.max(axis=0) > 0)
+        glyph = glyph[:, cols[0] : cols[-1] + 1]
+        pieces.append((x, glyph))
+        x = max(x + 1, x + glyph.shape[1] + round(hand.gap * hand.height))
+    width = max((left + g.shape[1] for left, g in pieces), default=0) + margin
+    ink = np.zeros((side + 2 * margin, max(width, 2 * margin)), np.float32)
+    for left, glyph in pieces:
+        target = ink[margin : margin + side, left : left + glyph.shape[1]]
+        np.maximum(target, glyph[:, : target.shape[1]], out=target)
+    return (255 - 255 * ink).round().astype(np.uint8)
+
+
+NEIGHBOURS = ((0, 1), (1, -1), (1, 0), (1, 1))  # each pair of touching pixels once
+
+
+def _draw(skeleton: np.ndarray, side: int, pen: float, supersample: int = 2) -> np.ndarray:
+    """A centre-line mask drawn `side` px square with a round pen `pen` px wide: every
+    pair of touching centre-line pixels becomes a segment, drawn at `supersample` times
+    the size and averaged down, so edges are anti-aliased."""
+    size = side * supersample
+    zoom = size / skeleton.shape[0]
+    width = max(1.0, pen * supersample)
+    canvas = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    rows, cols = np.nonzero(skeleton)
+    centre = {(r, c): ((c + 0.5) * zoom, (r + 0.5) * zoom) for r, c in zip(rows, cols, strict=True)}
+    radius = width / 2
+    for (r, c), (x, y) in centre.items():
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        for dr, dc in NEIGHBOURS:
+            other = centre.get((r + dr, c + dc))
+            if other is not None:
+                draw.line(((x, y), other), fill=255, width=round(width))
+    small = canvas.resize((side, side), Image.BOX)
+    return np.asarray(small, np.float32) / 255.0

@@ -6,7 +6,9 @@
 The page is a thin Gradio layer: every decision is made in `src/` (`Studio.analyze`,
 `src.ui`). Named API endpoints for programs take an image file:
 `Client(url).predict(handle_file("number.png"), api_name="/read")` returns the reading
-as JSON, `api_name="/report"` a self-contained HTML report. On a Hugging Face Space
+as JSON, `api_name="/report"` a self-contained HTML report, and
+`predict(handle_file("number.png"), "2026", api_name="/restyle")` that number in the
+drawing's hand (picture, message). On a Hugging Face Space
 (`SPACE_ID` set) the server binds 0.0.0.0, elsewhere 127.0.0.1 unless --host says.
 """
 
@@ -56,7 +58,7 @@ def build_app(studio):
     import gradio as gr
 
     from src.studio import LINE_METHOD
-    from src.ui import analyze_drawing, read_api, report_api
+    from src.ui import analyze_drawing, read_api, report_api, restyle_api, restyle_drawing
     from src.utils.gradcam import METHODS
 
     analyze = partial(analyze_drawing, studio)
@@ -119,6 +121,21 @@ def build_app(studio):
             morph = gr.Image(label="Interpolation in the VAE's latent space", interactive=False,
                              format="png")  # fmt: skip
 
+        with gr.Accordion("Write it in my hand", open=True, visible=studio.style_vae is not None):
+            with gr.Row():
+                restyle_text = gr.Textbox(label="Any number (up to 16 digits)", value="2026",
+                                          elem_id="restyle-text", max_lines=1, scale=2)  # fmt: skip
+                restyle_button = gr.Button("Write it in my hand", elem_id="restyle-button",
+                                           scale=1)  # fmt: skip
+            restyle_message = gr.HTML(elem_id="restyle-message")
+            restyled = gr.Image(label="In your hand", elem_id="restyle-output",
+                                interactive=False, format="png", height=200)  # fmt: skip
+        restyle_inputs = [sketch, upload, restyle_text]
+        restyle_outputs = [restyled, restyle_message]
+        for trigger in (restyle_button.click, restyle_text.submit):
+            trigger(partial(restyle_drawing, studio), inputs=restyle_inputs,
+                    outputs=restyle_outputs, api_visibility="private")  # fmt: skip
+
         controls = [method, n_variations, temperature, morph_from, morph_to]
         outputs = [summary, annotated, heatmaps, variations, morph, report]
         common = dict(outputs=outputs, trigger_mode="always_last", show_progress="minimal")
@@ -149,6 +166,13 @@ def build_app(studio):
         report_button = gr.Button(visible=False)
         report_button.click(partial(report_api, studio), inputs=api_file,
                             outputs=api_report, api_name="report")  # fmt: skip
+        api_text = gr.Textbox(visible=False)
+        api_picture = gr.Image(visible=False, type="numpy", format="png")
+        api_message = gr.Textbox(visible=False)
+        restyle_api_button = gr.Button(visible=False)
+        restyle_api_button.click(partial(restyle_api, studio), inputs=[api_file, api_text],
+                                 outputs=[api_picture, api_message],
+                                 api_name="restyle")  # fmt: skip
         app.load(None, js=SELECT_BRUSH_JS)
     return app
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from src.reading.ink import DrawingError
 from src.report import report_html, write_report
-from src.studio import Analysis, Reading, Studio
+from src.studio import Analysis, Reading, RestyleError, Studio
 
 log = logging.getLogger("digit_studio")
 
@@ -155,6 +155,36 @@ def report_api(studio: Studio, image: Any, method: str = "Grad-CAM") -> str:
         log.exception("report failed")
         page, text = report_html(None, message=FAILED), ""
     return str(write_report(page, report_path(text)))
+
+
+def restyle_drawing(
+    studio: Studio, sketch: Any, upload: Any, text: str
+) -> tuple[np.ndarray | None, str]:
+    """("Write it in my hand") the number in `text` in the hand of the sketch, or of
+    the uploaded image when nothing is sketched: (picture or None, message HTML)."""
+    for image in (sketch, upload):
+        if image is None:
+            continue
+        picture, message = restyle_api(studio, image, text)
+        if picture is not None or "nothing drawn" not in message or image is upload:
+            break
+    else:
+        picture, message = None, "nothing drawn: write a few digits first"
+    note = f'<p class="dis-hint">{html.escape(message)}</p>' if message else ""
+    return picture, note
+
+
+def restyle_api(studio: Studio, image: Any, text: str) -> tuple[np.ndarray | None, str]:
+    """The `/restyle` endpoint: (image file, text) -> (the picture, "") or (None, why)."""
+    if image is None:
+        return None, "no image received"
+    try:
+        return studio.restyle(image, text), ""
+    except (RestyleError, DrawingError) as e:
+        return None, str(e)
+    except Exception:
+        log.exception("restyle failed")
+        return None, FAILED
 
 
 def _empty() -> Reading:

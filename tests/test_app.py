@@ -138,6 +138,22 @@ def test_report_endpoint_gives_a_self_contained_page(app_url, tmp_path):
     assert "not an image" in bad.read_text(encoding="utf-8")
 
 
+def test_restyle_endpoint_writes_in_the_drawings_hand(app_url):
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    client = Client(app_url, verbose=False)
+    picture, message = client.predict(
+        handle_file(str(EXAMPLES / "314159.png")), "2026", api_name="/restyle"
+    )
+    assert message == "" and picture
+    assert np.asarray(Image.open(picture)).ndim in (2, 3)
+    picture, message = client.predict(
+        handle_file(str(EXAMPLES / "314159.png")), "20x6", api_name="/restyle"
+    )
+    assert picture is None and "only the digits" in message
+
+
 def test_browser_draws_a_number_and_sees_it_read(app_url):
     need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
          "Debian's chromium at /usr/bin/chromium (apt-get install chromium)")  # fmt: skip
@@ -185,11 +201,16 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
                 page.click("#download-report")
             report = Path(download.value.path()).read_text(encoding="utf-8")
             report_name = download.value.suggested_filename
+            # "Write it in my hand": the default text, written in the drawing's hand.
+            page.click("#restyle-button")
+            page.wait_for_selector("#restyle-output img", timeout=60_000)
+            restyled = page.query_selector("#restyle-output img").get_attribute("src")
         finally:
             browser.close()
     assert shown == number
     assert len(heatmaps) == len(number)
     assert len(variations) == len(number)
+    assert restyled
     page = parse_report(report)
     assert report_name == f"digit-report-{number}.html"
     assert page.number == number and page.heatmaps == page.variations == len(number)

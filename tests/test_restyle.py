@@ -1,0 +1,86 @@
+"""Restyle: a text written in the hand of a drawing's digits."""
+
+import numpy as np
+import pytest
+import torch
+
+from src.models.style_vae import StyleVAE, StyleVAEConfig
+from src.restyle import Hand, RestyleError, check_text, measure_hand, pen_width, write_number
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return StyleVAE(StyleVAEConfig(latent_dim=4, hidden_channels=4, hidden_dim=16)).eval()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("20 26", [2, 0, 2, 6]), ("0", [0]), ("1" * 16, [1] * 16)],
+)
+def test_text_gives_its_digits(text, expected):
+    assert check_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("", "type a number"), ("12a", "only the digits"), ("1" * 17, "up to 16"), ("٣", "only")],
+)
+def test_bad_text_gets_a_sentence(text, message):
+    with pytest.raises(RestyleError, match=message):
+        check_text(text)
+
+
+def test_pen_width_of_a_drawn_bar():
+    mask = np.zeros((100, 100), bool)
+    mask[20:80, 40:48] = True  # 8 px wide, 60 px long
+    assert 6.5 <= pen_width(mask) <= 9.0
+
+
+def test_hand_is_measured_from_boxes_and_ink():
+    ink = np.zeros((100, 300), np.float32)
+    ink[20:80, 40:46] = 1.0
+    ink[20:80, 90:96] = 1.0
+    boxes = [(30, 20, 60, 80), (80, 20, 110, 80), (200, 120, 230, 180)]
+    hand = measure_hand(boxes, [0, 0, 1], ink, torch.zeros(4))
+    assert hand.height == 60 and hand.gap == pytest.approx(20 / 60)  # same line only
+    assert 4.0 <= hand.pen <= 8.0
+
+
+def test_written_number_is_dark_on_white_sized_and_deterministic(tiny_model):
+    hand = Hand(torch.zeros(4), height=50.0, gap=0.3, pen=5.0)
+    a = write_number(tiny_model, [1, 2, 3], hand, seed=3)
+    b = write_number(tiny_model, [1, 2, 3], hand, seed=3)
+    assert a.dtype == np.uint8 and a.ndim == 2 and np.array_equal(a, b)
+    assert a.shape[0] == round(28 * 50 / 20) + 2 * round(0.15 * 50 + 5)
+    assert (a == 255).mean() > 0.5  # mostly paper
+
+
+# ------------------------------------------------------------------- shipped models
+
+
+@pytest.mark.integration
+def test_restyled_pen_number_reads_back():
+    """A test writer's 2025 drawn on the canvas; 1984 written in that hand is read as 1984,
+    the same seed gives the same picture, and bad text or an empty page get a sentence."""
+    from src.strokes import by_writer, load_pendigits, pendigits_path, render_number
+    from src.studio import Studio
+    from tests.conftest import need
+
+    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    studio = Studio.load()
+    writer = by_writer([d for d in load_pendigits() if d.split == "test"])["test-w01"]
+    digits = [next(d for d in writer if d.label == int(c)) for c in "2025"]
+    drawing = render_number(digits, np.random.default_rng(0), height=150, brush_frac=0.07)
+    picture = studio.restyle(drawing.image, "1984", seed=0)
+    assert picture.dtype == np.uint8 and picture.ndim == 2
+    assert studio.read(picture).text == "1984"
+    assert np.array_equal(picture, studio.restyle(drawing.image, "1984", seed=0))
+    # Written at the drawing's size: about as tall as the digits drawn.
+    rows = np.flatnonzero((picture < 128).any(axis=1))
+    drawn = np.median([b[3] - b[1] for b in drawing.boxes])
+    assert 0.6 * drawn <= rows[-1] - rows[0] <= 1.5 * drawn
+    with pytest.raises(RestyleError, match="only the digits"):
+        studio.restyle(drawing.image, "12-34")
+    with pytest.raises(RestyleError, match="nothing drawn"):
+        studio.restyle(np.full((200, 400), 255, np.uint8), "12")

@@ -38,6 +38,64 @@ class Hand:
     height: float  # a digit's height, input pixels
     gap: float  # between neighbours, share of the height (negative: they overlap)
     pen: float  # stroke width, input pixels
+    shear: float = 0.0  # slant the style alone misses (x shift per unit of y, 28x28)
+    widen: float = 1.0  # width-to-height the style alone misses (factor)
+
+
+def geometry(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slant (ink x-y covariance over y variance: x shift per unit of y) and width over
+    height (of the ink's spread: two standard deviations each way) of (N, 1, 28, 28)."""
+    w = images[:, 0].clamp_min(0)
+    w = w / w.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    cy, cx = (w * ys).sum((1, 2), keepdim=True), (w * xs).sum((1, 2), keepdim=True)
+    var_y = (w * (ys - cy) ** 2).sum((1, 2)).clamp_min(1e-6)
+    cov = (w * (xs - cx) * (ys - cy)).sum((1, 2))
+    slant = cov / var_y
+    # Width once the slant is taken out, so a leaning 1 is not counted as a wide one.
+    var_x = (w * (xs - cx - slant.view(-1, 1, 1) * (ys - cy)) ** 2).sum((1, 2))
+    return slant, (var_x.clamp_min(1e-6) / var_y).sqrt()
+
+
+def residual_geometry(written: torch.Tensor, own: torch.Tensor) -> tuple[float, float]:
+    """How the writer's own digits lean and spread beyond what the style VAE writes for
+    the same labels: (shear, widen), medians over their digits, kept within sane bounds."""
+    slant_w, aspect_w = geometry(written)
+    slant_o, aspect_o = geometry(own)
+    shear = float((slant_o - slant_w).median().clamp(-0.6, 0.6))
+    widen = float((aspect_o / aspect_w.clamp_min(1e-3)).median().clamp(0.6, 1.6))
+    return shear, widen
+
+
+@torch.no_grad()
+def style_of(
+    model: StyleVAE, digits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, float, float]:
+    """A writer's style from digits they wrote (N, 1, 28, 28) and their labels: the mean
+    posterior, and the lean and spread it misses (see `residual_geometry`)."""
+    style = model.style(digits, labels)
+    shear, widen = residual_geometry(model.write(labels, style).cpu(), digits.cpu())
+    return style, shear, widen
+
+
+def write_digits(
+    model: StyleVAE, labels: torch.Tensor, style: tuple[torch.Tensor, float, float],
+    spread: float = 0.0, generator: torch.Generator | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """Digits `labels` in a style from `style_of`: (N, 1, 28, 28) in [0, 1]."""
+    latent, shear, widen = style
+    return reshape(model.write(labels, latent, spread, generator).cpu(), shear, widen)
+
+
+def reshape(images: torch.Tensor, shear: float, widen: float) -> torch.Tensor:
+    """Digits (N, 1, 28, 28) leaned by `shear` and widened by `widen` about their centre:
+    one batched resampling."""
+    if shear == 0.0 and widen == 1.0:
+        return images
+    # Output (x, y) samples input ((x - shear * y) / widen, y), in [-1, 1] units.
+    theta = torch.tensor([[1 / widen, -shear / widen, 0.0], [0.0, 1.0, 0.0]])
+    grid = F.affine_grid(theta.expand(len(images), 2, 3), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
 
 
 def check_text(text: str) -> list[int]:
@@ -82,7 +140,8 @@ def write_number(
     """`digits` in `hand`: an HxW uint8 picture, dark ink on white."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.tensor(digits)
-    decoded = model.write(labels, hand.style, spread, generator).cpu()  # (N, 1, 28, 28)
+    style = (hand.style, hand.shear, hand.widen)
+    decoded = write_digits(model, labels, style, spread, generator)  # (N, 1, 28, 28)
     # Centre lines at twice MNIST's resolution, then drawn at the hand's size and pen:
     # MNIST's digits are 20 px tall in their 28 px frame.
     fine = F.interpolate(decoded, scale_factor=2, mode="bilinear", align_corners=False)

@@ -27,7 +27,13 @@ from src.reading.config import SegmentConfig
 from src.reading.ink import DrawingError, ink_map
 from src.reading.pipeline import UNCERTAIN_BELOW, DigitReading, Reading, read_ink
 from src.report import report_html, write_report
-from src.restyle import RestyleError, check_text, measure_hand, write_number
+from src.restyle import (
+    RestyleError,
+    check_text,
+    measure_hand,
+    style_of,
+    write_number,
+)
 from src.utils.gradcam import METHODS, LineGradCAM
 from src.utils.visualization import digit_tiles, heatmap_overlays, line_overlays, tile_grid
 
@@ -189,10 +195,11 @@ class Studio:
         if not reading.digits:
             raise RestyleError("nothing drawn: write a few digits, and the studio writes "
                                "any number in that hand")  # fmt: skip
-        labels = torch.tensor([d.label for d in reading.digits])
-        style = self.style_vae.style(reading.crops.to(self.device), labels.to(self.device))
+        labels = torch.tensor([d.label for d in reading.digits]).to(self.device)
+        style, shear, widen = style_of(self.style_vae, reading.crops.to(self.device), labels)
         boxes = [d.box for d in reading.digits]
         hand = measure_hand(boxes, [d.line for d in reading.digits], ink, style)
+        hand.shear, hand.widen = shear, widen
         return write_number(self.style_vae, digits, hand, seed)
 
     def explain_lines(self, reading: Reading, height: int = 112) -> list[np.ndarray]:

@@ -1,0 +1,214 @@
+"""Restyle benchmark: legible, faithful, fast. Prints JSON; writes the style grid.
+
+    python benchmarks/bench_restyle.py [--numbers 1000] [--held-out 30] [--seed 0]
+
+Styles come from the 14 pendigits *test* writers, whom no model trained on; each
+writer's sample is a number of 4-6 of their digits drawn as a sketch.
+
+1. Legible: 1,000 random numbers of 4-8 digits, each written in a random writer's hand
+   by `Studio.restyle`, read back by `Studio.read`: exact-string share (target >= 97%).
+2. Faithful: for each writer and each of `--held-out` of their digits, that digit's
+   label is written in the style of the writer's *other* digits (20 of them) and in the
+   style of each other writer (20 digits each). Is the own-style restyle closer to the
+   held-out digit than the other writer's? Share over all (digit, other writer) pairs
+   (target >= 80%; chance 50%), and share where it is the closest of all 14 (chance
+   1/14). The feature space is what sets one hand apart at a glance, on the 28x28
+   digits both are normalised to: slant and width-to-height (z-scored), and the shape
+   as the classifier sees it (its penultimate features, by cosine distance); each part
+   divided by its mean over all pairs so neither dominates. Stroke width is left out:
+   pendigits were recorded on a tablet, so any pen width here is the benchmark's own
+   choice, not the writer's.
+3. Fast: `Studio.restyle` of 8 digits from a 6-digit drawing, p50 (target <= 30 ms),
+   and the writing alone (style known).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import time_calls  # noqa: E402
+
+from src.reading.ink import ink_map  # noqa: E402
+from src.reading.normalize import normalize_digit  # noqa: E402
+from src.restyle import check_text, measure_hand, style_of, write_digits, write_number  # noqa: E402
+from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
+from src.studio import Studio  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "assets" / "examples" / "314159.png"
+
+
+def crops(studio: Studio, digits: list, rng: np.random.Generator) -> torch.Tensor:
+    """Each pen digit drawn alone and normalised as the studio does: (N, 1, 28, 28)."""
+    views = []
+    for digit in digits:
+        drawing = render_number([digit], rng, height=120, brush_frac=0.08)
+        views.append(normalize_digit(drawing.image[..., 3] / 255.0, studio.segment))
+    return torch.from_numpy(np.stack(views)).unsqueeze(1)
+
+
+def features(studio: Studio, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(slant and width/height per digit, penultimate classifier features per digit)."""
+    x = images[:, 0].numpy()
+    ys, xs = np.mgrid[0:28, 0:28].astype(np.float64)
+    geometry = []
+    for image in x:
+        w = image / max(image.sum(), 1e-6)
+        cy, cx = (w * ys).sum(), (w * xs).sum()
+        var_y = (w * (ys - cy) ** 2).sum()
+        slant = (w * (xs - cx) * (ys - cy)).sum() / max(var_y, 1e-6)
+        rows, cols = np.flatnonzero(image.max(1) > 0.3), np.flatnonzero(image.max(0) > 0.3)
+        aspect = (np.ptp(cols) + 1) / (np.ptp(rows) + 1) if len(rows) else 1.0
+        geometry.append((slant, aspect))
+    with torch.no_grad():
+        model = studio.classifier.eval()
+        shape = model.head[:2](model.features(images)).numpy()
+    return np.array(geometry), shape / np.linalg.norm(shape, axis=1, keepdims=True)
+
+
+def faithfulness(studio: Studio, writers: dict, held_out: int, rng) -> dict:
+    names = sorted(writers)
+    vae = studio.style_vae
+    samples, styles = {}, {}
+    for name in names:
+        order = rng.permutation(len(writers[name]))
+        samples[name] = [writers[name][i] for i in order[:held_out]]
+        others = [writers[name][i] for i in order[held_out : held_out + 20]]
+        labels = torch.tensor([d.label for d in others])
+        styles[name] = style_of(vae, crops(studio, others, rng), labels)
+    truth, written = [], []  # per held-out digit: its crop; restyles in every style
+    for name in names:
+        truth.append(crops(studio, samples[name], rng))
+        labels = torch.tensor([d.label for d in samples[name]])
+        written.append(
+            torch.stack([write_digits(vae, labels, styles[other]) for other in names], 1)
+        )
+    truth_t, written_t = torch.cat(truth), torch.cat(written)  # (D, 1, 28, 28), (D, W, ...)
+    owner = np.repeat(np.arange(len(names)), held_out)
+    geo_t, shape_t = features(studio, truth_t)
+    geo_w, shape_w = features(studio, written_t.flatten(0, 1))
+    geo_w = geo_w.reshape(len(truth_t), len(names), 2)
+    shape_w = shape_w.reshape(len(truth_t), len(names), -1)
+    scale = np.concatenate([geo_t, geo_w.reshape(-1, 2)]).std(axis=0)
+    geo_d = np.linalg.norm((geo_w - geo_t[:, None]) / scale, axis=2)  # (D, W)
+    shape_d = 1 - (shape_w * shape_t[:, None]).sum(axis=2)
+    distance = geo_d / geo_d.mean() + shape_d / shape_d.mean()
+    own = distance[np.arange(len(owner)), owner]
+    closer = (own[:, None] < distance).sum(axis=1)  # other writers it beats
+    pairs = len(names) - 1
+    return {
+        "writers": len(names),
+        "held_out_digits": int(len(owner)),
+        "own_style_closer_than_other_writer": float(closer.sum() / (len(owner) * pairs)),
+        "chance_pairwise": 0.5,
+        "own_style_closest_of_all": float((closer == pairs).mean()),
+        "chance_closest": 1 / len(names),
+        "geometry_only": float(
+            ((geo_d[np.arange(len(owner)), owner][:, None] < geo_d).sum(1)).sum()
+            / (len(owner) * pairs)
+        ),
+        "shape_only": float(
+            ((shape_d[np.arange(len(owner)), owner][:, None] < shape_d).sum(1)).sum()
+            / (len(owner) * pairs)
+        ),
+    }
+
+
+def style_grid(studio: Studio, writers: dict, rng, path: Path, rows: int = 8) -> None:
+    """One row per test writer: their sample drawing, then 0-9 in their hand."""
+    lines = []
+    for name in sorted(writers)[:rows]:
+        sample = [writers[name][i] for i in rng.choice(len(writers[name]), 5, replace=False)]
+        drawing = render_number(sample, rng, height=90, brush_frac=0.08, transparent=False)
+        written = studio.restyle(drawing.image, "0123456789", seed=0)
+        own = np.asarray(Image.fromarray(drawing.image).convert("L"))
+        height = 110
+        parts = [np.asarray(Image.fromarray(p).resize(
+            (max(1, round(p.shape[1] * height / p.shape[0])), height), Image.BILINEAR))
+            for p in (own, written)]  # fmt: skip
+        gap = np.full((height, 24), 255, np.uint8)
+        lines.append(np.concatenate([parts[0], gap, np.zeros((height, 3), np.uint8), gap,
+                                     parts[1]], axis=1))  # fmt: skip
+    width = max(line.shape[1] for line in lines)
+    grid = np.full((len(lines) * 118, width), 255, np.uint8)
+    for i, line in enumerate(lines):
+        grid[i * 118 : i * 118 + line.shape[0], : line.shape[1]] = line
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=1000)
+    parser.add_argument("--held-out", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grid", default=str(ROOT / "results" / "restyle" / "style_grid.png"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(args.seed)
+    studio = Studio.load()
+    writers = by_writer([d for d in load_pendigits() if d.split == "test"])
+    names = sorted(writers)
+
+    right, digits_right, digits_total, failures = 0, 0, 0, []
+    start = time.perf_counter()
+    for _ in range(args.numbers):
+        name = names[rng.integers(len(names))]
+        sample = [writers[name][i] for i in rng.choice(len(writers[name]), rng.integers(4, 7))]
+        drawing = render_number(sample, rng, transparent=bool(rng.integers(2)))
+        text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(4, 9)))
+        read = studio.read(studio.restyle(drawing.image, text, seed=int(rng.integers(1000)))).text
+        right += read == text
+        if len(read) == len(text):
+            digits_right += sum(a == b for a, b in zip(read, text, strict=True))
+        digits_total += len(text)
+        if read != text and len(failures) < 10:
+            failures.append({"writer": name, "text": text, "read": read})
+    legible_seconds = time.perf_counter() - start
+
+    image = np.asarray(Image.open(EXAMPLE).convert("RGB"))
+    full = time_calls(lambda: studio.restyle(image, "12345678"), 50)
+    reading = studio.read(image)
+    labels = torch.tensor([d.label for d in reading.digits])
+    style, shear, widen = style_of(studio.style_vae, reading.crops, labels)
+    hand = measure_hand([d.box for d in reading.digits], [d.line for d in reading.digits],
+                        ink_map(image), style)  # fmt: skip
+    hand.shear, hand.widen = shear, widen
+    digits = check_text("12345678")
+    write_only = time_calls(lambda: write_number(studio.style_vae, digits, hand), 50)
+
+    report = {
+        "benchmark": "restyle",
+        "seed": args.seed,
+        "legible": {
+            "numbers": args.numbers,
+            "read_back_exact": right / args.numbers,
+            "digits_right_when_count_right": digits_right / max(1, digits_total),
+            "seconds": legible_seconds,
+            "failures": failures,
+        },
+        "faithful": faithfulness(studio, writers, args.held_out, rng),
+        "ms": {
+            "restyle_8_digits_p50": float(np.median(full)),
+            "restyle_8_digits_p95": float(np.percentile(full, 95)),
+            "write_8_digits_only_p50": float(np.median(write_only)),
+        },
+        "target": {"read_back_exact": 0.97, "own_style_closer": 0.8, "restyle_ms_p50": 30},
+    }
+    style_grid(studio, writers, rng, Path(args.grid))
+    report["grid"] = args.grid
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

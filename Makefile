@@ -12,7 +12,7 @@ ifeq ($(strip $(DIGIT_STUDIO_DATA)),)
   endif
 endif
 
-.PHONY: setup demo test test-fast lint format train train-classifier train-vae train-line-reader evaluate bench clean
+.PHONY: setup demo test test-fast lint format train train-classifier train-vae train-line-reader train-style-vae evaluate bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -48,7 +48,10 @@ train-vae: $(STAMP)
 train-line-reader: $(STAMP)
 	$(PY) train_line_reader.py --config config_line_reader.yaml
 
-train: train-classifier train-vae train-line-reader
+train-style-vae: $(STAMP)
+	$(PY) train_style_vae.py --config config_style_vae.yaml
+
+train: train-classifier train-vae train-line-reader train-style-vae
 
 evaluate: $(STAMP)
 	$(PY) evaluate_classifier.py --config config_classifier.yaml --checkpoint checkpoints/classifier.pth

@@ -194,9 +194,6 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             shown = page.inner_text("#dis-number").replace(" ", "")
             heatmaps = page.query_selector_all("#heatmaps img")
             variations = page.query_selector_all("#variations img")
-            results = ROOT / "results"
-            results.mkdir(exist_ok=True)
-            page.screenshot(path=str(results / "studio_browser.png"), full_page=True)
             with page.expect_download(timeout=60_000) as download:
                 page.click("#download-report")
             report = Path(download.value.path()).read_text(encoding="utf-8")
@@ -205,6 +202,10 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             page.click("#restyle-button")
             page.wait_for_selector("#restyle-output img", timeout=60_000)
             restyled = page.query_selector("#restyle-output img").get_attribute("src")
+            traffic.wait_until_quiet()
+            results = ROOT / "results"
+            results.mkdir(exist_ok=True)
+            page.screenshot(path=str(results / "studio_browser.png"), full_page=True)
         finally:
             browser.close()
     assert shown == number

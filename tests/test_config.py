@@ -84,6 +84,7 @@ def test_shipped_configs_are_valid():
     from pathlib import Path
 
     from src.training.line_reader import LineReaderRunConfig
+    from src.training.style_vae import StyleVAERunConfig
     from src.training.vae import VAERunConfig
 
     root = Path(__file__).resolve().parent.parent
@@ -91,6 +92,7 @@ def test_shipped_configs_are_valid():
         ("config_classifier.yaml", ClassifierRunConfig),
         ("config_vae.yaml", VAERunConfig),
         ("config_line_reader.yaml", LineReaderRunConfig),
+        ("config_style_vae.yaml", StyleVAERunConfig),
     ]:
         cfg = load_config(schema, root / name)
         assert cfg.training.epochs >= 1

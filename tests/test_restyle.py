@@ -84,3 +84,31 @@ def test_restyled_pen_number_reads_back():
         studio.restyle(drawing.image, "12-34")
     with pytest.raises(RestyleError, match="nothing drawn"):
         studio.restyle(np.full((200, 400), 255, np.uint8), "12")
+
+
+def test_training_script_names_a_wrong_config_key(capsys):
+    import train_style_vae
+
+    assert train_style_vae.main(["--set", "training.epoch=2"]) == 2
+    assert "training.epoch" in capsys.readouterr().err
+
+
+def test_a_tiny_style_vae_learns(tiny_model):
+    """A few steps of the conditional ELBO on random strokes lower it."""
+    import copy
+
+    from src.models.style_vae import conditional_elbo_terms
+
+    torch.manual_seed(0)
+    model = copy.deepcopy(tiny_model).train()
+    x = (torch.rand(32, 1, 28, 28) > 0.8).float()
+    y = torch.randint(0, 10, (32,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(30):
+        _, _, loss = conditional_elbo_terms(model, x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]

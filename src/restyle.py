@@ -13,6 +13,7 @@ that size, gives their strokes that pen width and sets them side by side at that
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,13 +136,29 @@ def measure_hand(
 
 
 def write_number(
-    model: StyleVAE, digits: list[int], hand: Hand, seed: int = 0, spread: float = 0.25
+    model: StyleVAE,
+    digits: list[int],
+    hand: Hand,
+    seed: int = 0,
+    spread: float = 0.25,
+    judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    tries: int = 4,
 ) -> np.ndarray:
-    """`digits` in `hand`: an HxW uint8 picture, dark ink on white."""
+    """`digits` in `hand`: an HxW uint8 picture, dark ink on white. With `judge` (digit
+    probabilities for a batch), each digit is drawn `tries` times, with different noise,
+    and the one `judge` finds most surely its digit is kept: the studio never writes a
+    digit it would misread itself, if another draw of it is clearer."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.tensor(digits)
     style = (hand.style, hand.shear, hand.widen)
-    decoded = write_digits(model, labels, style, spread, generator)  # (N, 1, 28, 28)
+    tries = tries if judge is not None else 1
+    decoded = write_digits(model, labels.repeat(tries), style, spread, generator)
+    if tries > 1:
+        sure = judge(decoded)[torch.arange(len(decoded)), labels.repeat(tries)]
+        best = sure.view(tries, len(labels)).argmax(dim=0)
+        decoded = decoded.view(tries, len(labels), *decoded.shape[1:])[
+            best, torch.arange(len(labels))
+        ]
     # Centre lines at twice MNIST's resolution, then drawn at the hand's size and pen:
     # MNIST's digits are 20 px tall in their 28 px frame.
     fine = F.interpolate(decoded, scale_factor=2, mode="bilinear", align_corners=False)

@@ -200,7 +200,7 @@ class Studio:
         boxes = [d.box for d in reading.digits]
         hand = measure_hand(boxes, [d.line for d in reading.digits], ink, style)
         hand.shear, hand.widen = shear, widen
-        return write_number(self.style_vae, digits, hand, seed)
+        return write_number(self.style_vae, digits, hand, seed, judge=self.classify)
 
     def explain_lines(self, reading: Reading, height: int = 112) -> list[np.ndarray]:
         """Per digit, Grad-CAM of the line reader over the digit's whole line: which

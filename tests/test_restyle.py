@@ -112,3 +112,22 @@ def test_a_tiny_style_vae_learns(tiny_model):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_each_digit_is_the_clearest_of_its_tries(tiny_model):
+    """With a judge, every digit is drawn `tries` times and the surest kept: here the
+    judge prefers the draw with the most ink, so the result has at least as much ink as
+    any single draw's picture."""
+    calls = []
+
+    def judge(batch: torch.Tensor) -> torch.Tensor:
+        calls.append(len(batch))
+        return batch.sum(dim=(1, 2, 3)).unsqueeze(1).expand(-1, 10)
+
+    hand = Hand(torch.zeros(4), height=40.0, gap=0.3, pen=4.0)
+    best = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0, judge=judge, tries=4)
+    assert calls == [8]
+    assert np.array_equal(best, write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0,
+                                             judge=judge, tries=4))  # fmt: skip
+    single = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0)
+    assert best.dtype == single.dtype == np.uint8

@@ -17,7 +17,8 @@ writer's sample is a number of 4-6 of their digits drawn as a sketch.
    as the classifier sees it (its penultimate features, by cosine distance); each part
    divided by its mean over all pairs so neither dominates. Stroke width is left out:
    pendigits were recorded on a tablet, so any pen width here is the benchmark's own
-   choice, not the writer's.
+   choice, not the writer's. For scale, the same test on real digits: a writer's digit
+   against another real one of theirs with the same label.
 3. Fast: `Studio.restyle` of 8 digits from a 6-digit drawing, p50 (target <= 30 ms),
    and where the time goes: reading the drawing, writing (best of 4 draws, or one).
 
@@ -127,6 +128,40 @@ def faithfulness(studio: Studio, writers: dict, held_out: int, rng) -> dict:
     }
 
 
+def same_writer_ceiling(studio: Studio, writers: dict, rng) -> float:
+    """The same test on real digits: is a writer's digit closer to another real digit
+    of theirs with the same label than to one of another writer? What a perfect
+    restyle could reach in this feature space (one pair per writer and label)."""
+    names = sorted(writers)
+    rows = []
+    for name in names:
+        for label in range(10):
+            mine = [d for d in writers[name] if d.label == label]
+            if len(mine) < 2:
+                continue
+            a, b = rng.choice(len(mine), 2, replace=False)
+            others = []
+            for other in (n for n in names if n != name):
+                theirs = [d for d in writers[other] if d.label == label]
+                others.append(theirs[rng.integers(len(theirs))])
+            rows.append((mine[a], mine[b], others))
+    geo_t, shape_t = features(studio, crops(studio, [r[1] for r in rows], rng))
+    geo_o, shape_o = features(studio, crops(studio, [r[0] for r in rows], rng))
+    geo_x, shape_x = features(studio, crops(studio, [o for r in rows for o in r[2]], rng))
+    geo_x = geo_x.reshape(len(rows), len(names) - 1, 2)
+    shape_x = shape_x.reshape(len(rows), len(names) - 1, -1)
+    scale = np.concatenate([geo_t, geo_o, geo_x.reshape(-1, 2)]).std(axis=0)
+    geo_own = np.linalg.norm((geo_o - geo_t) / scale, axis=1)
+    geo_other = np.linalg.norm((geo_x - geo_t[:, None]) / scale, axis=2)
+    shape_own = 1 - (shape_o * shape_t).sum(1)
+    shape_other = 1 - (shape_x * shape_t[:, None]).sum(2)
+    geo_mean = np.concatenate([geo_own, geo_other.ravel()]).mean()
+    shape_mean = np.concatenate([shape_own, shape_other.ravel()]).mean()
+    own = geo_own / geo_mean + shape_own / shape_mean
+    other = geo_other / geo_mean + shape_other / shape_mean
+    return float((own[:, None] < other).mean())
+
+
 def style_grid(studio: Studio, writers: dict, rng, path: Path, rows: int = 8) -> None:
     """One row per test writer: their sample drawing, then 0-9 in their hand."""
     lines = []
@@ -205,7 +240,10 @@ def main() -> None:
             "seconds": legible_seconds,
             "failures": failures,
         },
-        "faithful": faithfulness(studio, writers, args.held_out, rng),
+        "faithful": {
+            **faithfulness(studio, writers, args.held_out, rng),
+            "real_digits_same_writer_closer": same_writer_ceiling(studio, writers, rng),
+        },
         "ms": {
             "restyle_8_digits_p50": float(np.median(full)),
             "restyle_8_digits_p95": float(np.percentile(full, 95)),

@@ -29,8 +29,8 @@ from src.training.style_vae import (
     StyleVAERunConfig,
     fit_style_vae,
     prepare_style_data,
-    style_neg_elbo,
 )
+from src.training.vae import neg_elbo
 from src.utils.visualization import plot_curves, save_image_grid
 
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     # MNIST's test digits as the studio sees them: what the model learnt and is given.
     test_views = studio_views(splits.test_images, cache_dir=config.data.cache)
-    test = style_neg_elbo(model, test_views, splits.test_labels)
+    test = neg_elbo(model, test_views, labels=splits.test_labels)
     metrics = {
         "best_epoch": best["epoch"],
         "val_neg_elbo": best["val_neg_elbo"],

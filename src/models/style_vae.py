@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from src.checkpoint import load_model
 from src.config import bounded
+from src.models.vae import conv_decoder, conv_features
 
 
 @dataclass
@@ -36,26 +37,11 @@ class StyleVAE(nn.Module):
         super().__init__()
         self.config = config
         c, h, z = config.hidden_channels, config.hidden_dim, config.latent_dim
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1),  # 14x14
-            nn.GELU(),
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),  # 7x7
-            nn.GELU(),
-            nn.Flatten(),
-        )
+        self.features = nn.Sequential(*conv_features(c))
         self.posterior = nn.Sequential(
             nn.Linear(2 * c * 49 + 10, h), nn.GELU(), nn.Linear(h, 2 * z)
         )
-        self.decoder = nn.Sequential(
-            nn.Linear(z + 10, h),
-            nn.GELU(),
-            nn.Linear(h, 2 * c * 49),
-            nn.GELU(),
-            nn.Unflatten(1, (2 * c, 7, 7)),
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # 14x14
-            nn.GELU(),
-            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 28x28 logits
-        )
+        self.decoder = nn.Sequential(*conv_decoder(c, h, z + 10))
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         onehot = F.one_hot(labels.long(), 10).to(x.dtype)
@@ -92,16 +78,6 @@ class StyleVAE(nn.Module):
             noise = torch.randn(z.shape, generator=generator).to(z)
             z = z + spread * noise
         return torch.sigmoid(self.decode_logits(z, labels.to(z.device)))
-
-
-def conditional_elbo_terms(
-    model: StyleVAE, x: torch.Tensor, labels: torch.Tensor, beta: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-batch means of (reconstruction, KL, loss) in nats per image."""
-    logits, mu, logvar = model(x, labels)
-    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
-    return recon, kl, recon + beta * kl
 
 
 def load_style_vae(path: str | Path, device: str | torch.device = "auto") -> StyleVAE:

@@ -27,6 +27,31 @@ class VAEConfig:
     hidden_dim: int = bounded(128, 16, 4096)  # dense layer between convs and latents
 
 
+def conv_features(c: int) -> list[nn.Module]:
+    """28x28 -> 14x14 -> 7x7 strided convs, flattened to 2c * 49 features."""
+    return [
+        nn.Conv2d(1, c, 4, stride=2, padding=1),  # 14x14
+        nn.GELU(),
+        nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),  # 7x7
+        nn.GELU(),
+        nn.Flatten(),
+    ]
+
+
+def conv_decoder(c: int, h: int, inputs: int) -> list[nn.Module]:
+    """The mirror of `conv_features` after a dense layer: `inputs` -> 28x28 logits."""
+    return [
+        nn.Linear(inputs, h),
+        nn.GELU(),
+        nn.Linear(h, 2 * c * 49),
+        nn.GELU(),
+        nn.Unflatten(1, (2 * c, 7, 7)),
+        nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # 14x14
+        nn.GELU(),
+        nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 28x28 logits
+    ]
+
+
 class ConvVAE(nn.Module):
     """Input (N, 1, 28, 28) in [0, 1]; `forward` returns (logits, mu, logvar)."""
 
@@ -35,25 +60,9 @@ class ConvVAE(nn.Module):
         self.config = config
         c, h, z = config.hidden_channels, config.hidden_dim, config.latent_dim
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1),  # 14x14
-            nn.GELU(),
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),  # 7x7
-            nn.GELU(),
-            nn.Flatten(),
-            nn.Linear(2 * c * 49, h),
-            nn.GELU(),
-            nn.Linear(h, 2 * z),
+            *conv_features(c), nn.Linear(2 * c * 49, h), nn.GELU(), nn.Linear(h, 2 * z)
         )
-        self.decoder = nn.Sequential(
-            nn.Linear(z, h),
-            nn.GELU(),
-            nn.Linear(h, 2 * c * 49),
-            nn.GELU(),
-            nn.Unflatten(1, (2 * c, 7, 7)),
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # 14x14
-            nn.GELU(),
-            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 28x28 logits
-        )
+        self.decoder = nn.Sequential(*conv_decoder(c, h, z))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)
@@ -117,10 +126,11 @@ class ConvVAE(nn.Module):
 
 
 def elbo_terms(
-    model: ConvVAE, x: torch.Tensor, beta: float = 1.0
+    model: nn.Module, x: torch.Tensor, beta: float = 1.0, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-batch means of (reconstruction, KL, loss) in nats per image."""
-    logits, mu, logvar = model(x)
+    """Per-batch means of (reconstruction, KL, loss) in nats per image; `labels` for a
+    conditional model (`StyleVAE`)."""
+    logits, mu, logvar = model(x) if labels is None else model(x, labels)
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
     return recon, kl, recon + beta * kl

@@ -7,7 +7,6 @@ digits, read by the studio, land where it learnt styles.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +15,14 @@ import numpy as np
 import torch
 
 from src.config import bounded
-from src.data import MNISTSplits, batches, cached, studio_views, to_float
-from src.models.style_vae import StyleVAE, StyleVAEConfig, conditional_elbo_terms
+from src.data import MNISTSplits, batches, cached, studio_views
+from src.models.style_vae import StyleVAE, StyleVAEConfig
+from src.models.vae import elbo_terms
 from src.runtime import DEVICES
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 from src.training.classifier import split_pen_writers
+from src.training.vae import cosine_to_tenth, neg_elbo, warm_beta
 
 
 @dataclass
@@ -112,28 +113,6 @@ def prepare_style_data(
     )  # fmt: skip
 
 
-@torch.no_grad()
-def style_neg_elbo(
-    model: StyleVAE, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
-) -> dict:
-    """-ELBO in nats per image (beta = 1), with its two terms, over uint8 images."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    torch.manual_seed(0)  # the bound samples z: a fixed seed makes it repeatable
-    totals = {"recon": 0.0, "kl": 0.0}
-    for start in range(0, len(images), batch_size):
-        x = to_float(images[start : start + batch_size]).to(device)
-        y = labels[start : start + batch_size].to(device)
-        recon, kl, _ = conditional_elbo_terms(model, x, y)
-        totals["recon"] += recon.item() * len(x)
-        totals["kl"] += kl.item() * len(x)
-    model.train(was_training)
-    n = max(1, len(images))
-    recon, kl = totals["recon"] / n, totals["kl"] / n
-    return {"neg_elbo": recon + kl, "recon": recon, "kl": kl}
-
-
 @dataclass
 class StyleEpochResult:
     epoch: int
@@ -160,9 +139,7 @@ def fit_style_vae(
     batch_size = config.data.batch_size
     steps_per_epoch = -(-len(data.train_images) // batch_size)
     total = tc.epochs * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / total)))
-    )
+    schedule = cosine_to_tenth(optimizer, total)
     warmup = tc.kl_warmup_epochs * steps_per_epoch
     step = 0
     for epoch in range(1, tc.epochs + 1):
@@ -175,8 +152,8 @@ def fit_style_vae(
             disable=not progress, leave=False,
         )  # fmt: skip
         for x, y in bar:
-            beta = tc.beta * min(1.0, step / warmup) if warmup else tc.beta
-            _, _, loss = conditional_elbo_terms(model, x.to(device), y.to(device), beta)
+            beta = warm_beta(step, warmup, tc.beta)
+            _, _, loss = elbo_terms(model, x.to(device), beta, labels=y.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -185,7 +162,7 @@ def fit_style_vae(
             loss_sum += loss.item() * len(x)
             seen += len(x)
         seconds = time.perf_counter() - start
-        val = style_neg_elbo(model, data.val_images, data.val_labels)
+        val = neg_elbo(model, data.val_images, labels=data.val_labels)
         result = StyleEpochResult(epoch, loss_sum / seen, val["neg_elbo"], beta, seconds)
         if progress:
             print(

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn as nn
+from torch.optim.lr_scheduler import LambdaLR
 
 from src.config import bounded
 from src.data import MNISTSplits, batches, to_float
@@ -59,9 +61,29 @@ class VAEEpochResult:
     seconds: float
 
 
+def cosine_to_tenth(optimizer: torch.optim.Optimizer, total_steps: int) -> LambdaLR:
+    """Cosine decay of the learning rate to a tenth of its peak over `total_steps`: the
+    last epochs settle instead of bouncing."""
+    return LambdaLR(
+        optimizer, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / total_steps)))
+    )
+
+
+def warm_beta(step: int, warmup_steps: float, beta: float) -> float:
+    """The KL weight at `step`: from 0 up to `beta` over the warm-up, then `beta`."""
+    return beta * min(1.0, step / warmup_steps) if warmup_steps else beta
+
+
 @torch.no_grad()
-def neg_elbo(model: ConvVAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> dict:
-    """Mean -ELBO, reconstruction and KL in nats per image (beta = 1), reproducibly."""
+def neg_elbo(
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 1000,
+    seed: int = 0,
+    labels: torch.Tensor | None = None,
+) -> dict:
+    """Mean -ELBO, reconstruction and KL in nats per image (beta = 1), reproducibly;
+    `labels` for a conditional model."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -70,7 +92,8 @@ def neg_elbo(model: ConvVAE, images: torch.Tensor, batch_size: int = 1000, seed:
     recon_sum = kl_sum = 0.0
     for start in range(0, len(images), batch_size):
         x = to_float(images[start : start + batch_size]).to(device)
-        recon, kl, _ = elbo_terms(model, x)
+        y = None if labels is None else labels[start : start + batch_size].to(device)
+        recon, kl, _ = elbo_terms(model, x, labels=y)
         recon_sum += recon.item() * len(x)
         kl_sum += kl.item() * len(x)
     torch.set_rng_state(rng_state)
@@ -111,11 +134,7 @@ def fit_vae(
     batch_size = config.data.batch_size
     steps_per_epoch = -(-len(splits.train_images) // batch_size)
     total_steps = tc.epochs * steps_per_epoch
-    # Cosine decay to a tenth of the peak: the last epochs settle instead of bouncing.
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / total_steps))),
-    )
+    schedule = cosine_to_tenth(optimizer, total_steps)
     warmup_steps = tc.kl_warmup_epochs * steps_per_epoch
     step = 0
     for epoch in range(1, tc.epochs + 1):
@@ -131,7 +150,7 @@ def fit_vae(
         )
         for x, _ in bar:
             x = x.to(device)
-            beta = tc.beta * min(1.0, step / warmup_steps) if warmup_steps else tc.beta
+            beta = warm_beta(step, warmup_steps, tc.beta)
             _, _, loss = elbo_terms(model, x, beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

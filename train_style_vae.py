@@ -25,12 +25,11 @@ from src.data import MNISTError, load_mnist, studio_views, to_float
 from src.models.style_vae import StyleVAE
 from src.runtime import select_device, set_seed
 from src.training.style_vae import (
-    StyleEpochResult,
     StyleVAERunConfig,
     fit_style_vae,
     prepare_style_data,
 )
-from src.training.vae import neg_elbo
+from src.training.vae import VAEEpochResult, neg_elbo
 from src.utils.visualization import plot_curves, save_image_grid
 
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     history: list[dict] = []
     best: dict = {}
 
-    def on_epoch(result: StyleEpochResult, model: StyleVAE) -> None:
+    def on_epoch(result: VAEEpochResult, model: StyleVAE) -> None:
         history.append(asdict(result))
         (results / "style_vae_metrics.json").write_text(json.dumps(history, indent=2))
         if not best or result.val_neg_elbo < best["val_neg_elbo"]:

@@ -7,7 +7,6 @@ digits, read by the studio, land where it learnt styles.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,14 +14,13 @@ import numpy as np
 import torch
 
 from src.config import bounded
-from src.data import MNISTSplits, batches, cached, studio_views
+from src.data import MNISTSplits, cached, studio_views
 from src.models.style_vae import StyleVAE, StyleVAEConfig
-from src.models.vae import elbo_terms
 from src.runtime import DEVICES
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 from src.training.classifier import split_pen_writers
-from src.training.vae import cosine_to_tenth, neg_elbo, warm_beta
+from src.training.vae import VAEEpochResult, fit_vae
 
 
 @dataclass
@@ -113,63 +111,16 @@ def prepare_style_data(
     )  # fmt: skip
 
 
-@dataclass
-class StyleEpochResult:
-    epoch: int
-    train_loss: float
-    val_neg_elbo: float
-    beta: float
-    seconds: float
-
-
 def fit_style_vae(
     config: StyleVAERunConfig,
     data: StyleData,
     device: torch.device,
-    on_epoch: Callable[[StyleEpochResult, StyleVAE], None] | None = None,
+    on_epoch: Callable[[VAEEpochResult, StyleVAE], None] | None = None,
     progress: bool = True,
 ) -> StyleVAE:
-    from tqdm import tqdm
+    """The VAE loop (`fit_vae`) on a new StyleVAE, given the labels."""
 
-    tc = config.training
-    torch.manual_seed(tc.seed)
-    generator = torch.Generator().manual_seed(tc.seed)
-    model = StyleVAE(config.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    batch_size = config.data.batch_size
-    steps_per_epoch = -(-len(data.train_images) // batch_size)
-    total = tc.epochs * steps_per_epoch
-    schedule = cosine_to_tenth(optimizer, total)
-    warmup = tc.kl_warmup_epochs * steps_per_epoch
-    step = 0
-    for epoch in range(1, tc.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        loss_sum, seen = 0.0, 0
-        bar = tqdm(
-            batches(data.train_images, data.train_labels, batch_size, True, generator),
-            total=steps_per_epoch, desc=f"epoch {epoch}/{tc.epochs}",
-            disable=not progress, leave=False,
-        )  # fmt: skip
-        for x, y in bar:
-            beta = warm_beta(step, warmup, tc.beta)
-            _, _, loss = elbo_terms(model, x.to(device), beta, labels=y.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            loss_sum += loss.item() * len(x)
-            seen += len(x)
-        seconds = time.perf_counter() - start
-        val = neg_elbo(model, data.val_images, labels=data.val_labels)
-        result = StyleEpochResult(epoch, loss_sum / seen, val["neg_elbo"], beta, seconds)
-        if progress:
-            print(
-                f"epoch {epoch}: train loss {result.train_loss:.2f} | val -ELBO "
-                f"{result.val_neg_elbo:.2f} | {seconds:.1f}s",
-                flush=True,
-            )
-        if on_epoch is not None:
-            on_epoch(result, model)
-    return model
+    def build() -> StyleVAE:
+        return StyleVAE(config.model)
+
+    return fit_vae(config, data, device, on_epoch, progress, build=build, labelled=True)

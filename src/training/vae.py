@@ -121,15 +121,21 @@ def fit_vae(
     config: VAERunConfig,
     splits: MNISTSplits,
     device: torch.device,
-    on_epoch: Callable[[VAEEpochResult, ConvVAE], None] | None = None,
+    on_epoch: Callable[[VAEEpochResult, nn.Module], None] | None = None,
     progress: bool = True,
-) -> ConvVAE:
+    build: Callable[[], nn.Module] | None = None,
+    labelled: bool = False,
+) -> nn.Module:
+    """Train a new VAE (`build()`, by default a `ConvVAE`) on `splits`' train images,
+    validating on its val images after every epoch. `labelled`: the model is given the
+    labels too (the conditional `StyleVAE`). `splits` is anything with train/val images
+    and labels; `config` anything with `training` and `data.batch_size` like VAERunConfig."""
     from tqdm import tqdm
 
     tc = config.training
     torch.manual_seed(tc.seed)
     generator = torch.Generator().manual_seed(tc.seed)
-    model = ConvVAE(config.model).to(device)
+    model = (build() if build is not None else ConvVAE(config.model)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
     batch_size = config.data.batch_size
     steps_per_epoch = -(-len(splits.train_images) // batch_size)
@@ -148,10 +154,10 @@ def fit_vae(
             disable=not progress,
             leave=False,
         )
-        for x, _ in bar:
+        for x, y in bar:
             x = x.to(device)
             beta = warm_beta(step, warmup_steps, tc.beta)
-            _, _, loss = elbo_terms(model, x, beta)
+            _, _, loss = elbo_terms(model, x, beta, labels=y.to(device) if labelled else None)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -162,7 +168,7 @@ def fit_vae(
             if progress and step % 50 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.2f}")
         seconds = time.perf_counter() - start_time
-        val = neg_elbo(model, splits.val_images)
+        val = neg_elbo(model, splits.val_images, labels=splits.val_labels if labelled else None)
         result = VAEEpochResult(
             epoch, loss_sum / seen, val["neg_elbo"], val["recon"], val["kl"], beta, seconds
         )

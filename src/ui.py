@@ -7,6 +7,7 @@ traceback (the traceback goes to the server log).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import shutil
@@ -138,8 +139,9 @@ def report_path(text: str) -> Path:
     now = time.time()
     if REPORTS.is_dir():
         for old in REPORTS.iterdir():
-            if now - old.stat().st_mtime > REPORTS_KEPT_S:
-                shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another request may be removing it too
+                if now - old.stat().st_mtime > REPORTS_KEPT_S:
+                    shutil.rmtree(old, ignore_errors=True)
     folder = REPORTS / uuid.uuid4().hex
     folder.mkdir(parents=True)
     name = "".join(c for c in text if c.isdigit())[:32] or "nothing-read"

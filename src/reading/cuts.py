@@ -1,4 +1,4 @@
-"""Step 3, cuts: the ways each region may be read. Whole, as one digit; when it is wider
+"""Step 4, cuts: the ways each region may be read. Whole, as one digit; when it is wider
 than a digit of its line, also cut into 2..k pieces at the columns with least ink; and,
 when the line reader read several digits in it, cut where its alignment puts their
 boundaries."""

@@ -1,4 +1,4 @@
-"""Step 4, the line reader's view: each line's ink (its regions only) becomes a strip
+"""Step 3, the line reader's view: each line's ink (its regions only) becomes a strip
 (`line_image`: cut to the ink, `INK_HEIGHT` px tall in a `LINE_HEIGHT` px strip, width
 scaled alike), all lines go through the CRNN in one batch, and the time steps and digits
 are mapped back to the drawing: which digits, and which columns, each region holds."""

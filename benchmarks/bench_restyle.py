@@ -1,6 +1,7 @@
 """Restyle benchmark: legible, faithful, fast. Prints JSON; writes the style grid.
 
     python benchmarks/bench_restyle.py [--numbers 1000] [--held-out 30] [--seed 0]
+                                       [--writers test|val] [--style-vae PATH]
 
 Styles come from the 14 pendigits *test* writers, whom no model trained on; each
 writer's sample is a number of 4-6 of their digits drawn as a sketch.
@@ -47,6 +48,7 @@ from src.reading.normalize import normalize_digit  # noqa: E402
 from src.restyle import check_text, measure_hand, style_of, write_digits, write_number  # noqa: E402
 from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
+from src.training.classifier import split_pen_writers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "assets" / "examples" / "314159.png"
@@ -191,11 +193,21 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", default=str(ROOT / "results" / "restyle" / "style_grid.png"))
+    parser.add_argument(
+        "--writers",
+        choices=["test", "val"],
+        default="test",
+        help="val: the 4 pen train writers held out of training, for trying settings",
+    )
+    parser.add_argument("--style-vae", default=None, help="default: the shipped checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(2)
     rng = np.random.default_rng(args.seed)
-    studio = Studio.load()
-    writers = by_writer([d for d in load_pendigits() if d.split == "test"])
+    studio = Studio.load(style_vae_path=args.style_vae)
+    if args.writers == "test":
+        writers = by_writer([d for d in load_pendigits() if d.split == "test"])
+    else:  # the same held-out train writers as training's default data config
+        writers = by_writer(split_pen_writers(load_pendigits(), 4, 0)[1])
     names = sorted(writers)
 
     right, digits_right, digits_total, failures = 0, 0, 0, []

@@ -128,7 +128,8 @@ def read_ink(
         if views:  # where the two readers disagree, the other one's reading
             line_text = "".join(str(d.label) for d in held[region_index])
             classifier_text = options[classifier_choice[region_index]].text
-            alternative = next((t for t in (line_text, classifier_text) if t != option.text), "")
+            others = (t for t in (line_text, classifier_text) if t and t != option.text)
+            alternative = next(others, "")
         for k, (_, box) in enumerate(candidate.pieces):
             p, label = option.probabilities[k], option.labels[k]
             digits.append(

@@ -26,6 +26,7 @@ from src.models.style_vae import StyleVAE
 from src.reading.normalize import thin
 
 MAX_DIGITS = 16
+MAX_HEIGHT = 240  # px: the tallest digits restyle writes
 INK_LEVEL = 0.35  # what counts as stroke, in the ink map and in decoded digits
 
 
@@ -132,7 +133,10 @@ def measure_hand(
     gap = float(np.clip(np.median(gaps), -0.1, 1.0)) if gaps else 0.25
     masks = [ink[y0:y1, x0:x1] >= INK_LEVEL for x0, y0, x1, y1 in boxes]
     pen = float(np.median([pen_width(m) for m in masks if m.any()] or [height * 0.1]))
-    return Hand(style, height, gap, pen)
+    # A photo's digits can be thousands of pixels tall: write at most MAX_HEIGHT, the
+    # pen scaled alike, so a huge drawing cannot make a huge (slow) picture.
+    shrink = min(1.0, MAX_HEIGHT / height)
+    return Hand(style, height * shrink, gap, pen * shrink)
 
 
 def write_number(

@@ -47,6 +47,15 @@ def test_hand_is_measured_from_boxes_and_ink():
     assert 4.0 <= hand.pen <= 8.0
 
 
+def test_a_huge_drawing_gives_a_picture_of_bounded_size():
+    from src.restyle import MAX_HEIGHT
+
+    ink = np.zeros((4000, 3000), np.float32)
+    ink[100:3900, 1000:1200] = 1.0
+    hand = measure_hand([(900, 100, 1300, 3900)], [0], ink, torch.zeros(4))
+    assert hand.height == MAX_HEIGHT and hand.pen < 0.1 * MAX_HEIGHT
+
+
 def test_written_number_is_dark_on_white_sized_and_deterministic(tiny_model):
     hand = Hand(torch.zeros(4), height=50.0, gap=0.3, pen=5.0)
     a = write_number(tiny_model, [1, 2, 3], hand, seed=3)

@@ -204,18 +204,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    vae_path = args.vae if Path(args.vae).is_file() else None
-    if vae_path is None:
-        print(
-            f"No VAE checkpoint at {args.vae}: variations are off. "
-            "Train one with `python train_vae.py --config config_vae.yaml`.",
-            file=sys.stderr,
-        )
     try:
-        studio = Studio.load(args.classifier, vae_path, device=args.device)
+        studio = Studio.load(args.classifier, args.vae, device=args.device)
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    for warning in studio.warnings:  # an optional model that could not be loaded
+        print(f"warning: {warning}", file=sys.stderr)
     app = build_app(studio)
     app.queue(default_concurrency_limit=2, max_size=64)
     app.launch(

@@ -11,6 +11,7 @@ the VAE. The Gradio app (`demo.py`) only calls this module; tests and benchmarks
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from src.checkpoint import CheckpointError
 from src.models.classifier import DigitClassifier, load_classifier
 from src.models.line_reader import LineReader, load_line_reader
 from src.models.style_vae import StyleVAE, load_style_vae
@@ -37,6 +39,7 @@ from src.restyle import (
 from src.utils.gradcam import METHODS, LineGradCAM
 from src.utils.visualization import digit_tiles, heatmap_overlays, line_overlays, tile_grid
 
+log = logging.getLogger("digit_studio")
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLASSIFIER = ROOT / "checkpoints" / "classifier.pth"
 DEFAULT_VAE = ROOT / "checkpoints" / "vae.pth"
@@ -72,6 +75,7 @@ class Studio:
         self.segment = segment or SegmentConfig()
         self.line_reader = line_reader  # None: the classifier alone decides every cut
         self.style_vae = style_vae  # None: no restyling
+        self.warnings: list[str] = []  # optional models that could not be loaded, and why
         self.device = next(classifier.parameters()).device
 
     @classmethod
@@ -84,19 +88,35 @@ class Studio:
         line_reader_path: str | Path | None = None,
         style_vae_path: str | Path | None = None,
     ) -> Studio:
-        """The shipped checkpoints by default; the VAEs and the line reader are optional
-        (reading works without them)."""
+        """The shipped checkpoints by default. The classifier is required; the VAEs and
+        the line reader are optional: one that is missing or cannot be loaded turns its
+        feature off, and `studio.warnings` says which and why (reading still works)."""
         from src.models.vae import load_vae
 
-        def optional(given: str | Path | None, default: Path, load: Any) -> Any:
+        warnings: list[str] = []
+
+        def optional(given: str | Path | None, default: Path, load: Any, what: str) -> Any:
             path = Path(given or default)
-            return load(path, device) if given or path.exists() else None
+            if not given and not path.exists():
+                return None
+            try:
+                return load(path, device)
+            except CheckpointError as e:
+                warnings.append(f"{what} is off: {e}")
+                log.warning("%s is off: %s", what, e)
+                return None
 
         classifier = load_classifier(classifier_path or DEFAULT_CLASSIFIER, device)
-        vae = optional(vae_path, DEFAULT_VAE, load_vae)
-        line_reader = optional(line_reader_path, DEFAULT_LINE_READER, load_line_reader)
-        style_vae = optional(style_vae_path, DEFAULT_STYLE_VAE, load_style_vae)
-        return cls(classifier, vae, segment, line_reader, style_vae)
+        vae = optional(vae_path, DEFAULT_VAE, load_vae, "the VAE (variations, morph)")
+        line_reader = optional(
+            line_reader_path, DEFAULT_LINE_READER, load_line_reader, "the line reader"
+        )
+        style_vae = optional(
+            style_vae_path, DEFAULT_STYLE_VAE, load_style_vae, "the style VAE (restyling)"
+        )
+        studio = cls(classifier, vae, segment, line_reader, style_vae)
+        studio.warnings = warnings
+        return studio
 
     # ------------------------------------------------------------------------ reading
 

@@ -119,3 +119,31 @@ def test_set_seed_covers_every_rng():
     a = (random.random(), np.random.rand(), torch.rand(1).item())
     set_seed(5)
     assert a == (random.random(), np.random.rand(), torch.rand(1).item())
+
+
+@pytest.mark.integration
+def test_a_broken_optional_model_turns_its_feature_off(tmp_path, monkeypatch):
+    """The studio still reads when the line reader, the VAE or the style VAE cannot be
+    loaded; `warnings` names each, and the missing features say so plainly."""
+    import shutil
+
+    import src.studio as studio_module
+    from src.restyle import RestyleError
+    from src.studio import ROOT, Studio
+
+    broken = tmp_path / "line_reader.pth"
+    broken.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(studio_module, "DEFAULT_LINE_READER", broken)
+    monkeypatch.setattr(studio_module, "DEFAULT_STYLE_VAE", tmp_path / "absent.pth")
+    half = tmp_path / "vae.pth"
+    shutil.copy(ROOT / "checkpoints" / "vae.pth", half)
+    half.write_bytes(half.read_bytes()[:1000])  # truncated
+
+    studio = Studio.load(vae_path=half)
+    assert studio.line_reader is None and studio.vae is None and studio.style_vae is None
+    assert len(studio.warnings) == 2
+    assert any("line reader" in w and "line_reader.pth" in w for w in studio.warnings)
+    assert any("the VAE (variations" in w and "vae.pth" in w for w in studio.warnings)
+    assert studio.read(ROOT / "assets" / "examples" / "2025.png").text == "2025"
+    with pytest.raises(RestyleError, match="style model"):
+        studio.restyle(ROOT / "assets" / "examples" / "2025.png", "12")

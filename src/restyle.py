@@ -20,14 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from src.models.style_vae import StyleVAE
+from src.reading.config import SegmentConfig
+from src.reading.ink import pen_width
 from src.reading.normalize import thin
 
 MAX_DIGITS = 16
 MAX_HEIGHT = 240  # px: the tallest digits restyle writes
-INK_LEVEL = 0.35  # what counts as stroke, in the ink map and in decoded digits
+INK_LEVEL = SegmentConfig().threshold  # what counts as stroke in a drawing, as in reading
 
 
 class RestyleError(ValueError):
@@ -110,13 +111,6 @@ def check_text(text: str) -> list[int]:
     if len(digits) > MAX_DIGITS:
         raise RestyleError(f"up to {MAX_DIGITS} digits at a time ({len(digits)} given)")
     return [int(c) for c in digits]
-
-
-def pen_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a binary mask: its area over half its outline (a stroke of
-    length L and width w has area L*w and an outline of about 2L)."""
-    outline = (mask & ~ndimage.binary_erosion(mask)).sum()
-    return float(2.0 * mask.sum() / max(1, outline))
 
 
 def measure_hand(

@@ -32,7 +32,7 @@ from scipy import ndimage
 from src.config import bounded
 from src.reading.config import SegmentConfig
 from src.reading.cuts import split_region
-from src.reading.ink import ink_box
+from src.reading.ink import ink_box, pen_width
 from src.reading.normalize import normalize_digit
 from src.reading.regions import Region
 from src.strokes import PenDigit, render_number
@@ -86,10 +86,8 @@ def draw_lines(ink: Ink, lines: Sequence[Sequence[tuple[float, float]]], width: 
 
 
 def stroke_width(ink: Ink) -> float:
-    """Pen width of a drawing: twice its ink area over its outline length."""
-    mask = ink >= 0.3
-    outline = (mask & ~ndimage.binary_erosion(mask)).sum()
-    return float(np.clip(2 * mask.sum() / max(outline, 1), 1.0, 0.25 * max(ink.shape)))
+    """Pen width of a drawing (see `pen_width`), kept to a sensible range."""
+    return float(np.clip(pen_width(ink >= 0.3), 1.0, 0.25 * max(ink.shape)))
 
 
 # ---------------------------------------------------------------- style edits (raster)

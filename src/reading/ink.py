@@ -180,3 +180,10 @@ def ink_box(ink: np.ndarray, level: float = 0.3) -> tuple[int, int, int, int] | 
     if len(rows) == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def pen_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary mask: its area over half its outline (a stroke of
+    length L and width w has area L*w and an outline of about 2L)."""
+    outline = (mask & ~ndimage.binary_erosion(mask)).sum()
+    return float(2.0 * mask.sum() / max(1, outline))

@@ -45,7 +45,7 @@ from timing import time_calls  # noqa: E402
 
 from src.reading.ink import ink_map  # noqa: E402
 from src.reading.normalize import normalize_digit  # noqa: E402
-from src.restyle import check_text, measure_hand, style_of, write_digits, write_number  # noqa: E402
+from src.restyle import check_text, hand_of, style_of, write_digits, write_number  # noqa: E402
 from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 from src.training.classifier import split_pen_writers  # noqa: E402
@@ -228,12 +228,8 @@ def main() -> None:
 
     image = np.asarray(Image.open(EXAMPLE).convert("RGB"))
     full = time_calls(lambda: studio.restyle(image, "12345678"), 50)
-    reading = studio.read(image)
-    labels = torch.tensor([d.label for d in reading.digits])
-    style, shear, widen = style_of(studio.style_vae, reading.crops, labels)
-    hand = measure_hand([d.box for d in reading.digits], [d.line for d in reading.digits],
-                        ink_map(image), style)  # fmt: skip
-    hand.shear, hand.widen = shear, widen
+    ink = ink_map(image)
+    hand = hand_of(studio.style_vae, studio.read_ink(ink), ink)
     digits = check_text("12345678")
     write_best = time_calls(
         lambda: write_number(studio.style_vae, digits, hand, judge=studio.classify), 50

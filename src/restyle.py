@@ -25,6 +25,7 @@ from src.models.style_vae import StyleVAE
 from src.reading.config import SegmentConfig
 from src.reading.ink import pen_width
 from src.reading.normalize import thin
+from src.reading.pipeline import Reading
 
 MAX_DIGITS = 16
 MAX_HEIGHT = 240  # px: the tallest digits restyle writes
@@ -113,8 +114,23 @@ def check_text(text: str) -> list[int]:
     return [int(c) for c in digits]
 
 
+def hand_of(model: StyleVAE, reading: Reading, ink: np.ndarray) -> Hand:
+    """The hand of the digits in a reading of `ink`: their style (see `style_of`), and
+    their size, spacing and pen (see `measure_hand`)."""
+    device = next(model.parameters()).device
+    labels = torch.tensor([d.label for d in reading.digits], device=device)
+    style, shear, widen = style_of(model, reading.crops.to(device), labels)
+    boxes, lines = [d.box for d in reading.digits], [d.line for d in reading.digits]
+    return measure_hand(boxes, lines, ink, style, shear, widen)
+
+
 def measure_hand(
-    boxes: list[tuple[int, int, int, int]], lines: list[int], ink: np.ndarray, style: torch.Tensor
+    boxes: list[tuple[int, int, int, int]],
+    lines: list[int],
+    ink: np.ndarray,
+    style: torch.Tensor,
+    shear: float = 0.0,
+    widen: float = 1.0,
 ) -> Hand:
     """The hand of digits with these boxes (input pixels) and line numbers."""
     heights = np.array([b[3] - b[1] for b in boxes], np.float64)
@@ -130,7 +146,7 @@ def measure_hand(
     # A photo's digits can be thousands of pixels tall: write at most MAX_HEIGHT, the
     # pen scaled alike, so a huge drawing cannot make a huge (slow) picture.
     shrink = min(1.0, MAX_HEIGHT / height)
-    return Hand(style, height * shrink, gap, pen * shrink)
+    return Hand(style, height * shrink, gap, pen * shrink, shear, widen)
 
 
 def write_number(

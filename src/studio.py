@@ -32,8 +32,7 @@ from src.report import report_html, write_report
 from src.restyle import (
     RestyleError,
     check_text,
-    measure_hand,
-    style_of,
+    hand_of,
     write_number,
 )
 from src.utils.gradcam import METHODS, LineGradCAM
@@ -215,11 +214,7 @@ class Studio:
         if not reading.digits:
             raise RestyleError("nothing drawn: write a few digits, and the studio writes "
                                "any number in that hand")  # fmt: skip
-        labels = torch.tensor([d.label for d in reading.digits]).to(self.device)
-        style, shear, widen = style_of(self.style_vae, reading.crops.to(self.device), labels)
-        boxes = [d.box for d in reading.digits]
-        hand = measure_hand(boxes, [d.line for d in reading.digits], ink, style)
-        hand.shear, hand.widen = shear, widen
+        hand = hand_of(self.style_vae, reading, ink)
         return write_number(self.style_vae, digits, hand, seed, judge=self.classify)
 
     def explain_lines(self, reading: Reading, height: int = 112) -> list[np.ndarray]:

@@ -27,6 +27,7 @@ from src.models.line_reader import LineReader, load_line_reader
 from src.models.style_vae import StyleVAE, load_style_vae
 from src.reading.config import SegmentConfig
 from src.reading.ink import DrawingError, ink_map
+from src.reading.line_view import strip_batch
 from src.reading.pipeline import UNCERTAIN_BELOW, DigitReading, Reading, read_ink
 from src.report import report_html, write_report
 from src.restyle import (
@@ -231,9 +232,7 @@ class Studio:
             strips.append(view.strip.image)
             targets.append((digit.label, start, stop))
         widths = [s.shape[1] for s in strips]
-        batch = torch.zeros(len(strips), 1, strips[0].shape[0], max(widths))
-        for i, strip in enumerate(strips):
-            batch[i, 0, :, : widths[i]] = torch.from_numpy(strip)
+        batch = strip_batch(strips)
         with LineGradCAM(self.line_reader) as explainer:
             maps = explainer(batch.to(self.device), torch.tensor(targets)).cpu()
         overlays = line_overlays(batch[:, 0], maps, height=height)

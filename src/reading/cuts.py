@@ -53,15 +53,13 @@ def candidates(
     return found
 
 
-def split_region(region: Region, k: int) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+def split_region(region: Region, k: int) -> list[Piece]:
     """Cut a region into k pieces at the columns with least ink near the even cuts."""
     width = region.mask.shape[1]
     return cut_region(region, [j * width / k for j in range(1, k)], width / (3 * k))
 
 
-def cut_region(
-    region: Region, near: list[float], reach: float
-) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+def cut_region(region: Region, near: list[float], reach: float) -> list[Piece]:
     """Cut a region into len(near) + 1 pieces: each cut at the column with least ink
     within `reach` of its suggested column (region-local x, left to right). Returns
     (ink crop, working box) per piece, the crop trimmed to its ink rows."""
@@ -85,9 +83,7 @@ def cut_region(
     return pieces
 
 
-def aligned_cut(
-    region: Region, view: LineView, digits: list[DecodedDigit]
-) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+def aligned_cut(region: Region, view: LineView, digits: list[DecodedDigit]) -> list[Piece]:
     """The region cut where the line reader's alignment puts the digit boundaries: near
     the middle between neighbouring digits' centres, at the column with least ink."""
     centres = [view.digit_x(d) - region.box[0] for d in digits]

@@ -108,6 +108,15 @@ def line_ink(regions: list[Region], shape: tuple[int, int]) -> tuple[np.ndarray,
     return canvas, x0
 
 
+def strip_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """Line strips (LINE_HEIGHT, W_i) as one batch (N, 1, LINE_HEIGHT, max W), padded
+    with blank columns on the right."""
+    batch = torch.zeros(len(images), 1, LINE_HEIGHT, max(image.shape[1] for image in images))
+    for i, image in enumerate(images):
+        batch[i, 0, :, : image.shape[1]] = torch.from_numpy(image)
+    return batch
+
+
 @torch.no_grad()
 def view_lines(
     reader: LineReader, lines: list[list[Region]], shape: tuple[int, int]
@@ -120,10 +129,7 @@ def view_lines(
         ink, left = line_ink(regions, shape)
         strips.append(fit_line(ink))
         lefts.append(left)
-    width = max(s.image.shape[1] for s in strips)
-    batch = torch.zeros(len(strips), 1, strips[0].image.shape[0], width)
-    for i, s in enumerate(strips):
-        batch[i, 0, :, : s.image.shape[1]] = torch.from_numpy(s.image)
+    batch = strip_batch([s.image for s in strips])
     device = next(reader.parameters()).device
     was_training = reader.training
     reader.eval()

@@ -43,3 +43,20 @@ def mnist(mnist_root):
     from src.data import load_mnist
 
     return load_mnist(mnist_root, download=False)
+
+
+def touching_test_numbers(count: int, seed: int) -> list:
+    """`count` numbers of 2-6 digits by the pendigits *test* writers (which no model
+    trained on), drawn with neighbours overlapping slightly: the line reader's case."""
+    import numpy as np
+
+    from src.strokes import load_pendigits, pendigits_path, render_number
+
+    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    test_writers = [d for d in load_pendigits() if d.split == "test"]
+    rng = np.random.default_rng(seed)
+    drawings = []
+    for _ in range(count):
+        digits = [test_writers[i] for i in rng.choice(len(test_writers), rng.integers(2, 7))]
+        drawings.append(render_number(digits, rng, gap_frac=(-0.06, -0.01)))
+    return drawings

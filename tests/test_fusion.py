@@ -101,19 +101,14 @@ def test_view_lines_maps_time_steps_back_to_the_drawing():
 
 @pytest.mark.integration
 def test_studio_reads_touching_numbers_of_unseen_writers_with_boxes_in_order():
-    from src.strokes import load_pendigits, pendigits_path, render_number
     from src.studio import Studio
-    from tests.conftest import need
+    from tests.conftest import touching_test_numbers
 
-    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    drawings = touching_test_numbers(20, seed=7)
     studio = Studio.load()
     assert studio.line_reader is not None
-    test_writers = [d for d in load_pendigits() if d.split == "test"]
-    rng = np.random.default_rng(7)
     right = 0
-    for _ in range(20):
-        digits = [test_writers[i] for i in rng.choice(len(test_writers), rng.integers(2, 7))]
-        drawing = render_number(digits, rng, gap_frac=(-0.06, -0.01))
+    for drawing in drawings:
         reading = studio.read(drawing.image)
         right += reading.text == drawing.text
         h, w = drawing.image.shape[:2]

@@ -181,17 +181,12 @@ def test_calibration_cools_an_overconfident_reader(tiny_training):
 def test_shipped_line_reader_reads_touching_numbers_of_unseen_writers():
     """Touching numbers by the pendigits *test* writers, which no model trained on."""
     from src.models.line_reader import load_line_reader
-    from src.strokes import load_pendigits, pendigits_path, render_number
-    from tests.conftest import ROOT, need
+    from tests.conftest import ROOT, touching_test_numbers
 
-    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    drawings = touching_test_numbers(30, seed=12)
     reader = load_line_reader(ROOT / "checkpoints/line_reader.pth", "cpu")
-    test_writers = [d for d in load_pendigits() if d.split == "test"]
-    rng = np.random.default_rng(12)
     right = 0
-    for _ in range(30):
-        digits = [test_writers[i] for i in rng.choice(len(test_writers), rng.integers(2, 7))]
-        drawing = render_number(digits, rng, gap_frac=(-0.06, -0.01))
+    for drawing in drawings:
         strip = line_image(drawing.image[..., 3].astype(np.float32) / 255)
         with torch.no_grad():
             (read,) = greedy_decode(reader(torch.from_numpy(strip)[None, None]))

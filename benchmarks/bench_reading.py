@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--failures", action="store_true", help="list misread examples")
     parser.add_argument("--classifier", default=None, help="default: the shipped checkpoint")
+    parser.add_argument("--line-reader", default=None, help="default: the shipped checkpoint")
     parser.add_argument(
         "--writers",
         choices=["test", "val"],
@@ -153,7 +154,7 @@ def main() -> None:
         segment.split_aspect = args.split_aspect
     if args.line_weight is not None:
         segment.line_weight = args.line_weight
-    studio = Studio.load(args.classifier, segment=segment)
+    studio = Studio.load(args.classifier, segment=segment, line_reader_path=args.line_reader)
     if segment.line_weight == 0:
         studio.line_reader = None
     if args.no_reject:

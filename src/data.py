@@ -349,13 +349,35 @@ class AugmentParams:
     scale_max: float = bounded(1.1, 0.1, 4.0)
     shear_deg: float = bounded(5.0, 0.0, 60.0)
     thickness_prob: float = bounded(0.2, 0.0, 1.0)  # share of digits made thinner or bolder
+    # Elastic distortion (Simard et al. 2003): a smooth random displacement of up to about
+    # `elastic_px` pixels, different across the digit, so loops grow or shrink and strokes
+    # bend the way one writer's hand differs from another's. 0 turns it off.
+    elastic_px: float = bounded(0.0, 0.0, 8.0)
+    elastic_prob: float = bounded(0.5, 0.0, 1.0)  # share of digits distorted
+
+
+def elastic_displacement(
+    n: int, h: int, w: int, params: AugmentParams, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """(n, h, w, 2) offsets in grid_sample's [-1, 1] units: random vectors on a coarse
+    lattice (4 points per height, as many per width as keep the cells square: 4x4 for a
+    digit, 4x48 for a line of 12), upsampled bicubically, so the displacement is smooth
+    over a stroke's length (a fine-grained field would only add jitter). Images not
+    drawn for distortion get 0."""
+    lattice = (4, max(4, round(4 * w / h)))
+    coarse = torch.randn(n, 2, *lattice, generator=generator) * (params.elastic_px / 2)
+    field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+    chosen = (torch.rand(n, generator=generator) < params.elastic_prob).view(n, 1, 1, 1)
+    scale = torch.tensor([2 / w, 2 / h]).view(1, 2, 1, 1)
+    return (field * scale * chosen).permute(0, 2, 3, 1)
 
 
 def augment_digits(
     x: torch.Tensor, params: AugmentParams, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Random affine (rotation, scale, shear, translation) and stroke-thickness change for
-    a whole batch (N, 1, H, W) in [0, 1] at once: one `affine_grid` + `grid_sample`."""
+    """Random affine (rotation, scale, shear, translation), optional elastic distortion
+    and stroke-thickness change for a whole batch of digits or lines (N, 1, H, W) in
+    [0, 1] at once: one `affine_grid` + `grid_sample`."""
     n, _, h, w = x.shape
     if n == 0:
         return x
@@ -378,7 +400,14 @@ def augment_digits(
         ],
         dim=1,
     )
+    # grid units are half the width across and half the height down: for a wide line
+    # the off-diagonal terms are rescaled so that a degree of shear is a degree of
+    # shear in pixels, whatever the aspect (no change for square digits).
+    theta[:, 0, 1] *= h / w
+    theta[:, 1, 0] *= w / h
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if params.elastic_px > 0:
+        grid = grid + elastic_displacement(n, h, w, params, generator)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     if params.thickness_prob > 0:

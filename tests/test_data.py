@@ -238,6 +238,27 @@ def test_augment_is_identity_with_zero_ranges():
     assert torch.allclose(augment_digits(x, params), x, atol=1e-5)
 
 
+def test_elastic_distortion_bends_but_keeps_the_digit():
+    """Elastic only (no affine): ink moves a little, smoothly, and stays on the canvas;
+    off by default, and `elastic_prob` picks which digits bend."""
+    x = torch.zeros(32, 1, 28, 28)
+    x[:, :, 6:22, 12:15] = 1.0
+    still = dict(rotate_deg=0, translate_px=0, scale_min=1, scale_max=1, shear_deg=0,
+                 thickness_prob=0)  # fmt: skip
+    assert AugmentParams().elastic_px == 0
+    g = torch.Generator().manual_seed(0)
+    bent = augment_digits(x, AugmentParams(**still, elastic_px=2.5, elastic_prob=1.0), g)
+    moved = (bent - x).abs().sum(dim=(1, 2, 3))
+    assert (moved > 1.0).all()  # every digit bent
+    ink = bent.sum(dim=(1, 2, 3))
+    assert ((ink > 0.5 * x[0].sum()) & (ink < 2.0 * x[0].sum())).all()  # stretched, not lost
+    # Bent, not torn: no ink lands far from the bar.
+    assert bent[:, :, :, :6].sum() == 0 and bent[:, :, :, 22:].sum() == 0
+    half = augment_digits(x, AugmentParams(**still, elastic_px=2.5, elastic_prob=0.5), g)
+    untouched = ((half - x).abs().sum(dim=(1, 2, 3)) < 1e-3).sum().item()
+    assert 4 <= untouched <= 28
+
+
 def test_augment_reproducible_under_seed():
     x = torch.rand(8, 1, 28, 28)
     a = augment_digits(x, AugmentParams(), torch.Generator().manual_seed(3))

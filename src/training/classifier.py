@@ -27,7 +27,7 @@ from src.data import (
 )
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.reading.config import SegmentConfig
-from src.runtime import DEVICES
+from src.runtime import DEVICES, mixed_precision
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 
@@ -57,6 +57,7 @@ class ClassifierTrainingConfig:
     warmup_frac: float = bounded(0.25, 0.0, 1.0)
     seed: int = 0
     device: str = bounded("auto", choices=DEVICES)
+    mixed_precision: bool = True  # bfloat16 autocast: about 2x faster on AMX CPUs
 
 
 @dataclass
@@ -259,7 +260,8 @@ def fit_classifier(
             x, y = x.to(device), y.to(device)
             for group in optimizer.param_groups:
                 group["lr"] = one_cycle_lr(step, total_steps, tc.lr, tc.warmup_frac)
-            logits = model.all_logits(x)
+            with mixed_precision(device, tc.mixed_precision):
+                logits = model.all_logits(x).float()
             loss = F.cross_entropy(logits, y, label_smoothing=tc.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

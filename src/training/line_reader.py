@@ -13,10 +13,10 @@ import torch.nn.functional as F
 
 from src.calibration import confidence_error, fit_scale
 from src.config import bounded
-from src.data import MNISTSplits, cached
+from src.data import AugmentParams, MNISTSplits, augment_digits, cached
 from src.lines import LineDataConfig, build_lines
 from src.models.line_reader import BLANK, STRIDE, LineReader, LineReaderConfig, greedy_decode
-from src.runtime import DEVICES
+from src.runtime import DEVICES, mixed_precision
 from src.strokes import PenDigit
 from src.training.classifier import one_cycle_lr, split_pen_writers
 
@@ -33,6 +33,8 @@ class LineTrainingConfig:
     grad_clip: float = bounded(5.0, 0.0, 1000.0)  # CTC gradients spike early on
     seed: int = 0
     device: str = bounded("auto", choices=DEVICES)
+    mixed_precision: bool = True  # bfloat16 autocast (see src.runtime.mixed_precision)
+    augment: bool = True  # distort each batch afresh (see the `augment` section)
 
 
 @dataclass
@@ -50,10 +52,19 @@ class LineDataSource:
     cache: str = "data/cache"
 
 
+def line_augment() -> AugmentParams:
+    """Fresh distortions of the cached lines each epoch: lean, size, pen, smooth bends.
+    No rotation: a tilted line is straightened by the reading before it gets here."""
+    return AugmentParams(rotate_deg=0.0, translate_px=1.0, scale_min=0.92, scale_max=1.0,
+                         shear_deg=10.0, thickness_prob=0.2, elastic_px=1.5,
+                         elastic_prob=0.5)  # fmt: skip
+
+
 @dataclass
 class LineReaderRunConfig:
     data: LineDataSource = field(default_factory=LineDataSource)
     lines: LineDataConfig = field(default_factory=LineDataConfig)
+    augment: AugmentParams = field(default_factory=line_augment)
     model: LineReaderConfig = field(default_factory=LineReaderConfig)
     training: LineTrainingConfig = field(default_factory=LineTrainingConfig)
     output: LineOutputConfig = field(default_factory=LineOutputConfig)
@@ -252,7 +263,7 @@ def fit_line_reader(
     tc = config.training
     torch.manual_seed(tc.seed)
     generator = torch.Generator().manual_seed(tc.seed)
-    model = LineReader(config.model).to(device)
+    model = LineReader(config.model).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     group = tc.batch_size * GROUP_BATCHES
     steps_per_epoch = sum(
@@ -274,7 +285,10 @@ def fit_line_reader(
         for x, targets, target_lengths, input_lengths in bar:
             for group in optimizer.param_groups:
                 group["lr"] = one_cycle_lr(step, total, tc.lr, tc.warmup_frac)
-            log_probs = model(x.to(device))
+            if tc.augment:
+                x = augment_digits(x, config.augment, generator)
+            with mixed_precision(device, tc.mixed_precision):
+                log_probs = model(x.to(device)).float()  # CTC sums many terms: float32
             loss = F.ctc_loss(
                 log_probs, targets, input_lengths, target_lengths, blank=BLANK, zero_infinity=True
             )

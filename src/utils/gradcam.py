@@ -228,6 +228,14 @@ class LineGradCAM(GradCAM):
         # can turn every channel weight negative and leave an empty map.
         super().__init__(_Logits(model), layer if layer is not None else model.features)
 
+    def channel_weights(self, activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        # Per column, not averaged over the line (the HiResCAM form of Grad-CAM, Draelos
+        # and Carin 2020): a channel's mean gradient over a whole line also lights up
+        # columns far from the digit where that channel fires (blank margins, other
+        # digits); gradient times activation column by column stays where the score
+        # actually depends on the features.
+        return grads
+
     def _select(self, logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
         if targets is None:
             raise ValueError("LineGradCAM needs targets: (label, first step, end step) per line")

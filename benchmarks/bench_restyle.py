@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,7 +46,15 @@ from timing import time_calls  # noqa: E402
 
 from src.reading.ink import ink_map  # noqa: E402
 from src.reading.normalize import normalize_digit  # noqa: E402
-from src.restyle import check_text, hand_of, style_of, write_digits, write_number  # noqa: E402
+from src import restyle  # noqa: E402
+from src.restyle import (  # noqa: E402
+    check_text,
+    geometry,
+    hand_of,
+    style_of,
+    write_digits,
+    write_number,
+)
 from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 from src.training.classifier import split_pen_writers  # noqa: E402
@@ -63,35 +72,72 @@ def crops(studio: Studio, digits: list, rng: np.random.Generator) -> torch.Tenso
     return torch.from_numpy(np.stack(views)).unsqueeze(1)
 
 
-def features(studio: Studio, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(slant and width/height per digit, penultimate classifier features per digit)."""
-    x = images[:, 0].numpy()
-    ys, xs = np.mgrid[0:28, 0:28].astype(np.float64)
-    geometry = []
-    for image in x:
-        w = image / max(image.sum(), 1e-6)
-        cy, cx = (w * ys).sum(), (w * xs).sum()
-        var_y = (w * (ys - cy) ** 2).sum()
-        slant = (w * (xs - cx) * (ys - cy)).sum() / max(var_y, 1e-6)
-        rows, cols = np.flatnonzero(image.max(1) > 0.3), np.flatnonzero(image.max(0) > 0.3)
-        aspect = (np.ptp(cols) + 1) / (np.ptp(rows) + 1) if len(rows) else 1.0
-        geometry.append((slant, aspect))
+# Feature spaces in which "closer to the writer's own digit" is judged. Each part is a
+# distance; a space sums its parts, each divided by its mean over the compared pairs.
+SPACES = {
+    "pixels": ("pixels",),
+    "geometry+pixels": ("geometry", "pixels"),
+    "geometry+classifier": ("geometry", "classifier"),
+}
+HEADLINE_SPACE = "geometry+classifier"  # no worse than the others on real digits (val)
+_taps = torch.exp(-((torch.arange(7.0) - 3) ** 2) / 2)  # a Gaussian, sigma 1 px
+GAUSS = (_taps[:, None] * _taps[None, :] / _taps.sum() ** 2).view(1, 1, 7, 7)
+
+
+def describe(studio: Studio, images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per digit (N, 1, 28, 28), what each part of a feature space sees:
+    geometry: slant and width-to-height (see `restyle.geometry`);
+    pixels: the digit blurred (sigma 1 px) and unit-normalised: how it looks, shape and
+      proportions, forgiving a pixel's shift;
+    classifier: its penultimate features, unit-normalised: the shape as the classifier
+      sees it (trained to ignore much of what sets one writer apart)."""
+    slant, aspect = geometry(images)
+    blurred = F.conv2d(images, GAUSS, padding=3).flatten(1).numpy()
     with torch.no_grad():
         model = studio.classifier.eval()
         shape = model.head[:2](model.features(images)).numpy()
-    return np.array(geometry), shape / np.linalg.norm(shape, axis=1, keepdims=True)
+    return {
+        "geometry": torch.stack([slant, aspect], 1).numpy(),
+        "pixels": blurred / np.maximum(np.linalg.norm(blurred, axis=1, keepdims=True), 1e-6),
+        "classifier": shape / np.maximum(np.linalg.norm(shape, axis=1, keepdims=True), 1e-6),
+    }
 
 
-def faithfulness(studio: Studio, writers: dict, held_out: int, rng) -> dict:
+def closer_shares(
+    studio: Studio, truth: torch.Tensor, candidates: torch.Tensor, owner: np.ndarray
+) -> dict[str, np.ndarray]:
+    """For digits `truth` (D, 1, 28, 28) and K candidates each (D, K, 1, 28, 28), of
+    which `candidates[i, owner[i]]` comes from the digit's own writer: per space, for
+    each digit, the share of the other K-1 candidates the own one is closer than."""
+    d, k = candidates.shape[:2]
+    ft, fc = describe(studio, truth), describe(studio, candidates.flatten(0, 1))
+    parts = {}
+    for name in ft:
+        t, c = ft[name][:, None], fc[name].reshape(d, k, -1)
+        if name == "geometry":
+            scale = np.concatenate([ft[name], fc[name]]).std(axis=0)
+            parts[name] = np.linalg.norm((c - t) / scale, axis=2)
+        else:
+            parts[name] = 1 - (c * t).sum(axis=2)
+    shares = {}
+    for space, names in SPACES.items():
+        distance = sum(parts[n] / parts[n].mean() for n in names)
+        own = distance[np.arange(d), owner]
+        shares[space] = (own[:, None] < distance).sum(axis=1) / (k - 1)
+    return shares
+
+
+def faithfulness(studio: Studio, writers: dict, held_out: int, rng, prior_weight: float) -> dict:
     names = sorted(writers)
     vae = studio.style_vae
-    samples, styles = {}, {}
+    samples, styles, seen = {}, {}, []
     for name in names:
         order = rng.permutation(len(writers[name]))
         samples[name] = [writers[name][i] for i in order[:held_out]]
         others = [writers[name][i] for i in order[held_out : held_out + 20]]
         labels = torch.tensor([d.label for d in others])
-        styles[name] = style_of(vae, crops(studio, others, rng), labels)
+        styles[name] = style_of(vae, crops(studio, others, rng), labels, prior_weight)
+        seen += [d.label in labels.tolist() for d in samples[name]]
     truth, written = [], []  # per held-out digit: its crop; restyles in every style
     for name in names:
         truth.append(crops(studio, samples[name], rng))
@@ -99,69 +145,51 @@ def faithfulness(studio: Studio, writers: dict, held_out: int, rng) -> dict:
         written.append(
             torch.stack([write_digits(vae, labels, styles[other]) for other in names], 1)
         )
-    truth_t, written_t = torch.cat(truth), torch.cat(written)  # (D, 1, 28, 28), (D, W, ...)
     owner = np.repeat(np.arange(len(names)), held_out)
-    geo_t, shape_t = features(studio, truth_t)
-    geo_w, shape_w = features(studio, written_t.flatten(0, 1))
-    geo_w = geo_w.reshape(len(truth_t), len(names), 2)
-    shape_w = shape_w.reshape(len(truth_t), len(names), -1)
-    scale = np.concatenate([geo_t, geo_w.reshape(-1, 2)]).std(axis=0)
-    geo_d = np.linalg.norm((geo_w - geo_t[:, None]) / scale, axis=2)  # (D, W)
-    shape_d = 1 - (shape_w * shape_t[:, None]).sum(axis=2)
-    distance = geo_d / geo_d.mean() + shape_d / shape_d.mean()
-    own = distance[np.arange(len(owner)), owner]
-    closer = (own[:, None] < distance).sum(axis=1)  # other writers it beats
-    pairs = len(names) - 1
+    shares = closer_shares(studio, torch.cat(truth), torch.cat(written), owner)
+    seen = np.array(seen)
+    headline = shares[HEADLINE_SPACE]
     return {
         "writers": len(names),
         "held_out_digits": int(len(owner)),
-        "own_style_closer_than_other_writer": float(closer.sum() / (len(owner) * pairs)),
+        "feature_space": HEADLINE_SPACE,
+        "own_style_closer_than_other_writer": float(headline.mean()),
         "chance_pairwise": 0.5,
-        "own_style_closest_of_all": float((closer == pairs).mean()),
+        "own_style_closest_of_all": float((headline == 1).mean()),
         "chance_closest": 1 / len(names),
-        "geometry_only": float(
-            ((geo_d[np.arange(len(owner)), owner][:, None] < geo_d).sum(1)).sum()
-            / (len(owner) * pairs)
-        ),
-        "shape_only": float(
-            ((shape_d[np.arange(len(owner)), owner][:, None] < shape_d).sum(1)).sum()
-            / (len(owner) * pairs)
-        ),
+        # Was the held-out digit's label among the 20 style digits? Then its restyle
+        # draws on the writer's own copy of it; otherwise on their overall hand alone.
+        "label_in_style_digits_share": float(seen.mean()),
+        "closer_when_label_in_style_digits": float(headline[seen].mean()),
+        "closer_when_label_not_in_style_digits": float(headline[~seen].mean()),
+        "closer_by_space": {space: float(v.mean()) for space, v in shares.items()},
     }
 
 
-def same_writer_ceiling(studio: Studio, writers: dict, rng) -> float:
+def same_writer_ceiling(studio: Studio, writers: dict, rng) -> dict[str, float]:
     """The same test on real digits: is a writer's digit closer to another real digit
     of theirs with the same label than to one of another writer? What a perfect
-    restyle could reach in this feature space (one pair per writer and label)."""
+    restyle could reach in each feature space (one pair per writer and label); the
+    headline space is the one that does best here on the held-out train writers."""
     names = sorted(writers)
-    rows = []
+    truth, candidates = [], []
     for name in names:
         for label in range(10):
             mine = [d for d in writers[name] if d.label == label]
             if len(mine) < 2:
                 continue
             a, b = rng.choice(len(mine), 2, replace=False)
-            others = []
+            row = [mine[a]]
             for other in (n for n in names if n != name):
                 theirs = [d for d in writers[other] if d.label == label]
-                others.append(theirs[rng.integers(len(theirs))])
-            rows.append((mine[a], mine[b], others))
-    geo_t, shape_t = features(studio, crops(studio, [r[1] for r in rows], rng))
-    geo_o, shape_o = features(studio, crops(studio, [r[0] for r in rows], rng))
-    geo_x, shape_x = features(studio, crops(studio, [o for r in rows for o in r[2]], rng))
-    geo_x = geo_x.reshape(len(rows), len(names) - 1, 2)
-    shape_x = shape_x.reshape(len(rows), len(names) - 1, -1)
-    scale = np.concatenate([geo_t, geo_o, geo_x.reshape(-1, 2)]).std(axis=0)
-    geo_own = np.linalg.norm((geo_o - geo_t) / scale, axis=1)
-    geo_other = np.linalg.norm((geo_x - geo_t[:, None]) / scale, axis=2)
-    shape_own = 1 - (shape_o * shape_t).sum(1)
-    shape_other = 1 - (shape_x * shape_t[:, None]).sum(2)
-    geo_mean = np.concatenate([geo_own, geo_other.ravel()]).mean()
-    shape_mean = np.concatenate([shape_own, shape_other.ravel()]).mean()
-    own = geo_own / geo_mean + shape_own / shape_mean
-    other = geo_other / geo_mean + shape_other / shape_mean
-    return float((own[:, None] < other).mean())
+                row.append(theirs[rng.integers(len(theirs))])
+            truth.append(mine[b])
+            candidates.append(row)
+    truth_t = crops(studio, truth, rng)
+    cand_t = crops(studio, [d for row in candidates for d in row], rng)
+    cand_t = cand_t.view(len(truth), len(names), 1, 28, 28)
+    shares = closer_shares(studio, truth_t, cand_t, np.zeros(len(truth), int))
+    return {space: float(v.mean()) for space, v in shares.items()}
 
 
 def style_grid(studio: Studio, writers: dict, rng, path: Path, rows: int = 8) -> None:
@@ -200,8 +228,17 @@ def main() -> None:
         help="val: the 4 pen train writers held out of training, for trying settings",
     )
     parser.add_argument("--style-vae", default=None, help="default: the shipped checkpoint")
+    parser.add_argument(
+        "--prior-weight",
+        type=float,
+        default=restyle.PRIOR_WEIGHT,
+        help="how many of a writer's digits their overall hand counts as, for each digit's "
+        "style (see StyleVAE.style); 1e9 = the overall hand alone",
+    )
+    parser.add_argument("--skip-legible", action="store_true", help="faithful and fast only")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    restyle.PRIOR_WEIGHT = args.prior_weight  # what Studio.restyle uses too
     rng = np.random.default_rng(args.seed)
     studio = Studio.load(style_vae_path=args.style_vae)
     if args.writers == "test":
@@ -212,7 +249,7 @@ def main() -> None:
 
     right, digits_right, digits_total, failures = 0, 0, 0, []
     start = time.perf_counter()
-    for _ in range(args.numbers):
+    for _ in range(0 if args.skip_legible else args.numbers):
         name = names[rng.integers(len(names))]
         sample = [writers[name][i] for i in rng.choice(len(writers[name]), rng.integers(4, 7))]
         drawing = render_number(sample, rng, transparent=bool(rng.integers(2)))
@@ -243,14 +280,14 @@ def main() -> None:
         "seed": args.seed,
         "legible": {
             "numbers": args.numbers,
-            "read_back_exact": right / args.numbers,
+            "read_back_exact": right / max(1, args.numbers),
             "digits_right_when_count_right": digits_right / max(1, digits_total),
             "seconds": legible_seconds,
             "failures": failures,
         },
         "faithful": {
-            **faithfulness(studio, writers, args.held_out, rng),
-            "real_digits_same_writer_closer": same_writer_ceiling(studio, writers, rng),
+            **faithfulness(studio, writers, args.held_out, rng, args.prior_weight),
+            "real_digits_same_writer_closer_by_space": same_writer_ceiling(studio, writers, rng),
         },
         "ms": {
             "restyle_8_digits_p50": float(np.median(full)),

@@ -1,7 +1,8 @@
 """Restyle: any number written in the hand of the digits in a drawing.
 
 A hand is what the studio can measure in what a person wrote:
-- the style: the restyling VAE's mean posterior over the digits it read (slant, shape);
+- the style: the restyling VAE's posteriors of the digits it read, a latent per digit
+  (their own 7s for a 7, their overall hand for a digit they did not write);
 - the size: the median height of those digits, in the drawing's pixels;
 - the spacing: the median gap between neighbours, as a share of that height;
 - the pen: the stroke width, from the ink's area over half its outline.
@@ -19,16 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from src.models.style_vae import StyleVAE
 from src.reading.config import SegmentConfig
 from src.reading.ink import pen_width
-from src.reading.normalize import thin
+from src.reading.normalize import thin_each
 from src.reading.pipeline import Reading
 
 MAX_DIGITS = 16
 MAX_HEIGHT = 240  # px: the tallest digits restyle writes
+# How many of a writer's digits their overall hand counts as in each digit's style (see
+# `StyleVAE.style`); chosen on the held-out train writers (`bench_restyle --writers val`).
+PRIOR_WEIGHT = 1.0
 INK_LEVEL = SegmentConfig().threshold  # what counts as stroke in a drawing, as in reading
 
 
@@ -38,7 +42,7 @@ class RestyleError(ValueError):
 
 @dataclass
 class Hand:
-    style: torch.Tensor  # (latent_dim,)
+    style: torch.Tensor  # (10, latent_dim): one latent per digit, or (latent_dim,)
     height: float  # a digit's height, input pixels
     gap: float  # between neighbours, share of the height (negative: they overlap)
     pen: float  # stroke width, input pixels
@@ -73,11 +77,15 @@ def residual_geometry(written: torch.Tensor, own: torch.Tensor) -> tuple[float, 
 
 @torch.no_grad()
 def style_of(
-    model: StyleVAE, digits: torch.Tensor, labels: torch.Tensor
+    model: StyleVAE,
+    digits: torch.Tensor,
+    labels: torch.Tensor,
+    prior_weight: float = PRIOR_WEIGHT,
 ) -> tuple[torch.Tensor, float, float]:
-    """A writer's style from digits they wrote (N, 1, 28, 28) and their labels: the mean
-    posterior, and the lean and spread it misses (see `residual_geometry`)."""
-    style = model.style(digits, labels)
+    """A writer's style from digits they wrote (N, 1, 28, 28) and their labels: a latent
+    per label (see `StyleVAE.style`), and the lean and spread it misses (see
+    `residual_geometry`)."""
+    style = model.style(digits, labels, prior_weight)
     shear, widen = residual_geometry(model.write(labels, style).cpu(), digits.cpu())
     return style, shear, widen
 
@@ -119,7 +127,7 @@ def hand_of(model: StyleVAE, reading: Reading, ink: np.ndarray) -> Hand:
     their size, spacing and pen (see `measure_hand`)."""
     device = next(model.parameters()).device
     labels = torch.tensor([d.label for d in reading.digits], device=device)
-    style, shear, widen = style_of(model, reading.crops.to(device), labels)
+    style, shear, widen = style_of(model, reading.crops.to(device), labels, PRIOR_WEIGHT)
     boxes, lines = [d.box for d in reading.digits], [d.line for d in reading.digits]
     return measure_hand(boxes, lines, ink, style, shear, widen)
 
@@ -176,14 +184,13 @@ def write_number(
     # Centre lines at twice MNIST's resolution, then drawn at the hand's size and pen:
     # MNIST's digits are 20 px tall in their 28 px frame.
     fine = F.interpolate(decoded, scale_factor=2, mode="bilinear", align_corners=False)
+    skeletons = thin_each(fine[:, 0].numpy() >= 0.5)
     side = max(8, round(28 * hand.height / 20.0))
     margin = round(0.15 * hand.height + hand.pen)
+    drawn = [i for i, skeleton in enumerate(skeletons) if skeleton.any()]
+    glyphs = draw_strokes(skeletons[drawn], side, hand.pen) if drawn else []
     pieces, x = [], margin
-    for image in fine[:, 0].numpy():
-        skeleton = thin(image >= 0.5)
-        if not skeleton.any():
-            continue
-        glyph = _draw(skeleton, side, hand.pen)
+    for glyph in glyphs:
         cols = np.flatnonzero(glyph.max(axis=0) > 0)
         glyph = glyph[:, cols[0] : cols[-1] + 1]
         pieces.append((x, glyph))
@@ -196,26 +203,15 @@ def write_number(
     return (255 - 255 * ink).round().astype(np.uint8)
 
 
-NEIGHBOURS = ((0, 1), (1, -1), (1, 0), (1, 1))  # each pair of touching pixels once
-
-
-def _draw(skeleton: np.ndarray, side: int, pen: float, supersample: int = 2) -> np.ndarray:
-    """A centre-line mask drawn `side` px square with a round pen `pen` px wide: every
-    pair of touching centre-line pixels becomes a segment, drawn at `supersample` times
-    the size and averaged down, so edges are anti-aliased."""
-    size = side * supersample
-    zoom = size / skeleton.shape[0]
-    width = max(1.0, pen * supersample)
-    canvas = Image.new("L", (size, size), 0)
-    draw = ImageDraw.Draw(canvas)
-    rows, cols = np.nonzero(skeleton)
-    centre = {(r, c): ((c + 0.5) * zoom, (r + 0.5) * zoom) for r, c in zip(rows, cols, strict=True)}
-    radius = width / 2
-    for (r, c), (x, y) in centre.items():
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-        for dr, dc in NEIGHBOURS:
-            other = centre.get((r + dr, c + dc))
-            if other is not None:
-                draw.line(((x, y), other), fill=255, width=round(width))
-    small = canvas.resize((side, side), Image.BOX)
-    return np.asarray(small, np.float32) / 255.0
+def draw_strokes(skeletons: np.ndarray, side: int, pen: float) -> np.ndarray:
+    """Centre-line masks (N, h, h) drawn `side` px square with a round pen `pen` px wide:
+    (N, side, side) ink in [0, 1]. A pixel's ink is how far it lies inside the pen's
+    reach of the nearest centre-line pixel (distance fields upsampled bilinearly, one
+    batch), so edges get a one-pixel soft rim: anti-aliased without supersampling."""
+    distance = np.stack([ndimage.distance_transform_edt(~s) for s in skeletons])
+    zoom = side / skeletons.shape[1]
+    distance = F.interpolate(
+        torch.from_numpy(distance.astype(np.float32)).unsqueeze(1),
+        size=(side, side), mode="bilinear", align_corners=False,
+    )[:, 0]  # fmt: skip
+    return (pen / 2 + 0.5 - distance * zoom).clamp_(0.0, 1.0).numpy()

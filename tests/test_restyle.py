@@ -140,3 +140,38 @@ def test_each_digit_is_the_clearest_of_its_tries(tiny_model):
                                              judge=judge, tries=4))  # fmt: skip
     single = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0)
     assert best.dtype == single.dtype == np.uint8
+
+
+def test_style_has_a_latent_per_digit_from_the_writers_own_copies(tiny_model):
+    """A digit the writer wrote takes its style from their own copies (drawn towards
+    their overall hand by `prior_weight`); a digit they never wrote gets the overall
+    hand; `write` picks each label's row."""
+    torch.manual_seed(1)
+    digits = torch.rand(5, 1, 28, 28)
+    labels = torch.tensor([7, 7, 3, 1, 1])
+    mu = tiny_model.encode(digits, labels)[0]
+    overall = mu.mean(0)
+    style = tiny_model.style(digits, labels, prior_weight=1.0)
+    assert style.shape == (10, 4)
+    assert torch.allclose(style[7], (mu[0] + mu[1] + overall) / 3, atol=1e-6)
+    assert torch.allclose(style[3], (mu[2] + overall) / 2, atol=1e-6)
+    assert torch.allclose(style[0], overall, atol=1e-6)
+    alone = tiny_model.style(digits, labels, prior_weight=1e9)
+    assert torch.allclose(alone, overall.expand(10, -1), atol=1e-5)
+    written = tiny_model.write(torch.tensor([7, 0]), style)
+    assert torch.allclose(written[0:1], tiny_model.write(torch.tensor([7]), style[7]))
+    assert torch.allclose(written[1:2], tiny_model.write(torch.tensor([0]), overall))
+
+
+def test_strokes_are_drawn_at_the_pen_width_with_soft_edges():
+    """One centre-line dot drawn with a 12 px pen at 4x: a disk about 12 px across."""
+    from src.restyle import draw_strokes
+
+    dot = np.zeros((1, 10, 10), bool)
+    dot[0, 5, 5] = True
+    (glyph,) = draw_strokes(dot, 40, 12.0)
+    assert glyph.shape == (40, 40) and glyph.max() == 1.0
+    across = (glyph[22] > 0.5).sum()  # the row through the dot's centre (22 = 5.5 * 4)
+    assert 11 <= across <= 14
+    assert ((glyph > 0) & (glyph < 1)).any()  # anti-aliased rim
+    assert glyph[0, 0] == 0

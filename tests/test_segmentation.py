@@ -177,6 +177,20 @@ def test_thinning_keeps_strokes_whole_and_loops_open():
     assert (skeleton <= ring).all()
 
 
+def test_thinning_a_batch_is_thinning_each():
+    from src.reading.normalize import thin_each
+
+    yy, xx = np.mgrid[:64, :64]
+    ring = (np.hypot(yy - 32, xx - 32) >= 14) & (np.hypot(yy - 32, xx - 32) <= 24)
+    bar = np.abs(yy - xx) <= 7
+    edge = np.zeros((64, 64), bool)
+    edge[:, -6:] = True  # touches the border its neighbour would join
+    masks = np.stack([ring, bar, edge, np.zeros_like(ring), edge[:, ::-1]])
+    batch = thin_each(masks)
+    assert batch.shape == masks.shape
+    assert all(np.array_equal(thin(m), b) for m, b in zip(masks, batch, strict=True))
+
+
 def test_redrawn_thick_diagonal_stays_one_stroke():
     # A fat diagonal stroke: local maxima of the distance map come out as a dotted
     # line for such strokes; thinning must give one piece at the new width.

@@ -62,8 +62,7 @@ class LineReader(nn.Module):
 
     def feature_columns(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, 32, W) -> conv features (N, C, 1, W // 4), the Grad-CAM target."""
-        # Channels-last: convolutions and pooling run faster in NHWC on CPU.
-        return self.features(x.contiguous(memory_format=torch.channels_last))
+        return self.features(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         columns = self.feature_columns(x).squeeze(2).permute(2, 0, 1)  # (T, N, C)
@@ -109,5 +108,4 @@ def greedy_decode(
 
 def load_line_reader(path: str | Path, device: str | torch.device = "auto") -> LineReader:
     """Rebuild a line reader from a checkpoint, in eval mode, with its temperature."""
-    model = load_model(path, "line_reader", LineReaderConfig, LineReader, device)
-    return model.to(memory_format=torch.channels_last)
+    return load_model(path, "line_reader", LineReaderConfig, LineReader, device)

@@ -4,8 +4,10 @@ the label does not say, the writer's style (slant, proportions, loops, flourishe
     q(z | x, y): the encoder of `ConvVAE`, its features joined with the one-hot label
     p(x | z, y): the decoder of `ConvVAE`, fed the latent joined with the one-hot label
 
-A person's style is the mean posterior of the digits they wrote; writing any digit in
-that style is one decode with their style and the digit's label.
+A person's style is a latent per digit: the mean posterior of all the digits they wrote,
+drawn towards the posteriors of their own copies of that digit where they wrote one (a
+crossed seven stays crossed). Writing any digit in that style is one decode with its
+label and its row of the style.
 """
 
 from __future__ import annotations
@@ -59,9 +61,19 @@ class StyleVAE(nn.Module):
         return self.decode_logits(z, labels), mu, logvar
 
     @torch.no_grad()
-    def style(self, digits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """One writer's style: the mean posterior of their digits (N, 1, 28, 28) -> (z,)."""
-        return self.encode(digits, labels)[0].mean(dim=0)
+    def style(
+        self, digits: torch.Tensor, labels: torch.Tensor, prior_weight: float = 1.0
+    ) -> torch.Tensor:
+        """One writer's style from their digits (N, 1, 28, 28): a latent per label (10, z).
+
+        Row d is the mean of the writer's posteriors of digit d with the mean over all
+        their digits counted `prior_weight` times more: their own 7s decide how they
+        write 7, and a digit they never wrote gets their overall hand."""
+        mu = self.encode(digits, labels)[0]
+        overall = mu.mean(dim=0)
+        onehot = F.one_hot(labels.long(), 10).to(mu.dtype)  # (N, 10)
+        sums = onehot.T @ mu + prior_weight * overall  # (10, z)
+        return sums / (onehot.sum(0) + prior_weight).unsqueeze(1)
 
     @torch.no_grad()
     def write(
@@ -71,13 +83,15 @@ class StyleVAE(nn.Module):
         spread: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Digits `labels` (N,) in `style` (z,): (N, 1, 28, 28) in [0, 1]. `spread` > 0
-        adds that much prior noise per digit, so repeated digits are not identical."""
-        z = style.expand(len(labels), -1)
+        """Digits `labels` (N,) in `style` (one latent (z,), or one per label (10, z)):
+        (N, 1, 28, 28) in [0, 1]. `spread` > 0 adds that much prior noise per digit, so
+        repeated digits are not identical."""
+        labels = labels.to(style.device)
+        z = style[labels] if style.dim() == 2 else style.expand(len(labels), -1)
         if spread > 0:
             noise = torch.randn(z.shape, generator=generator).to(z)
             z = z + spread * noise
-        return torch.sigmoid(self.decode_logits(z, labels.to(z.device)))
+        return torch.sigmoid(self.decode_logits(z, labels))
 
 
 def load_style_vae(path: str | Path, device: str | torch.device = "auto") -> StyleVAE:

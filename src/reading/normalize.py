@@ -61,6 +61,18 @@ def thin(mask: np.ndarray) -> np.ndarray:
             return skeleton[1:-1, 1:-1]
 
 
+def thin_each(masks: np.ndarray) -> np.ndarray:
+    """`thin` of each mask (N, h, w), in one pass: the masks side by side, a blank
+    column between neighbours so none touches another (thinning is local)."""
+    n, h, w = masks.shape
+    if n == 0:
+        return masks.astype(bool)
+    tiled = np.zeros((h, n, w + 1), bool)
+    tiled[:, :, :w] = masks.transpose(1, 0, 2)
+    skeleton = thin(tiled.reshape(h, n * (w + 1)))
+    return skeleton.reshape(h, n, w + 1)[:, :, :w].transpose(1, 0, 2)
+
+
 def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
     """The same strokes drawn with a round pen of `width` pixels."""
     skeleton = thin(mask)

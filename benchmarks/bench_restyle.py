@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import time_calls  # noqa: E402
 
+from src import restyle  # noqa: E402
 from src.reading.ink import ink_map  # noqa: E402
 from src.reading.normalize import normalize_digit  # noqa: E402
-from src import restyle  # noqa: E402
 from src.restyle import (  # noqa: E402
     check_text,
     geometry,

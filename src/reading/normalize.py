@@ -75,7 +75,10 @@ def thin_each(masks: np.ndarray) -> np.ndarray:
 
 def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
     """The same strokes drawn with a round pen of `width` pixels."""
-    skeleton = thin(mask)
+    return _redrawn(mask, thin(mask), width)
+
+
+def _redrawn(mask: np.ndarray, skeleton: np.ndarray, width: float) -> np.ndarray:
     if not skeleton.any():
         return mask
     return ndimage.distance_transform_edt(~skeleton) <= width / 2
@@ -83,24 +86,51 @@ def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
 
 def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """A digit's ink crop (any size) -> 28x28 float32 in [0, 1], the way MNIST was made."""
+    return normalize_digits([crop], config)[0]
+
+
+def normalize_digits(crops: list[np.ndarray], config: SegmentConfig) -> np.ndarray:
+    """Digits' ink crops (any sizes) -> (N, 28, 28) float32 in [0, 1], the way MNIST was
+    made; the strokes of all of them are thinned in one pass."""
+    masks = [_work_mask(crop, config) for crop in crops]
+    if config.redraw:
+        # 2. Redraw the strokes with one pen: thin them to connected centre lines and
+        #    give those the target width. A 3 px mouse line and a 40 px marker become
+        #    the same stroke.
+        drawn = [i for i, m in enumerate(masks) if m is not None]
+        side = max((max(masks[i].shape) for i in drawn), default=0)
+        stacked = np.zeros((len(drawn), side, side), bool)
+        for k, i in enumerate(drawn):
+            stacked[k, : masks[i].shape[0], : masks[i].shape[1]] = masks[i]
+        width = config.stroke_ratio * config.work_size
+        for i, skeleton in zip(drawn, thin_each(stacked), strict=True):
+            h, w = masks[i].shape
+            masks[i] = _redrawn(masks[i], skeleton[:h, :w], width)
+    out = np.zeros((len(crops), 28, 28), np.float32)
+    for i, mask in enumerate(masks):
+        if mask is not None:
+            out[i] = _fit(mask, config)
+    return out
+
+
+def _work_mask(crop: np.ndarray, config: SegmentConfig) -> np.ndarray | None:
+    """1. The crop's ink at a fixed size, so thickness rules are scale-free (a 300 px
+    digit drawn with a 3 px pen and one drawn with a 40 px marker meet here); None if
+    it holds no ink."""
     if crop.size == 0 or not (crop > 0).any():
-        return np.zeros((28, 28), np.float32)
+        return None
     rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
     crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape
-    # 1. Work at a fixed size so thickness rules are scale-free (a 300 px digit drawn with
-    #    a 3 px pen and one drawn with a 40 px marker meet here).
-    side = config.work_size
-    factor = side / max(h, w)
+    factor = config.work_size / max(h, w)
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
     work = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.BOX))
     # A thin line shrunk by area averaging stays as faint grey: keep it as stroke.
-    mask = np.pad(work >= min(config.threshold, 0.25 * float(work.max())), 2)
-    # 2. Redraw the strokes with one pen: thin them to connected centre lines and give
-    #    those the target width. A 3 px mouse line and a 40 px marker become the same
-    #    stroke.
-    if config.redraw:
-        mask = redraw_strokes(mask, config.stroke_ratio * side)
+    return np.pad(work >= min(config.threshold, 0.25 * float(work.max())), 2)
+
+
+def _fit(mask: np.ndarray, config: SegmentConfig) -> np.ndarray:
+    """3-4. A stroke mask fitted into MNIST's 28x28 frame."""
     ys, xs = np.nonzero(mask)
     mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     # 3. Fit in the (28 - 2 * padding) box keeping aspect ratio; area resampling

@@ -27,7 +27,7 @@ from src.reading.fusion import (
     line_scores,
 )
 from src.reading.line_view import LineView, view_regions
-from src.reading.normalize import normalize_digit
+from src.reading.normalize import normalize_digits
 from src.reading.regions import find_digit_regions
 
 Judge = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # see Studio.judge
@@ -100,7 +100,7 @@ def read_ink(
         views, held = view_regions(line_reader, regions, segmentation.ink.shape)
     candidates = find_candidates(regions, config, views, held)
     crops = [piece for c in candidates for piece, _ in c.pieces]
-    batch = torch.from_numpy(np.stack([normalize_digit(p, config) for p in crops]))
+    batch = torch.from_numpy(normalize_digits(crops, config))
     probs, single = judge(batch.unsqueeze(1))
     offsets = np.cumsum([0] + [len(c.pieces) for c in candidates])
     options = label_options(candidates, offsets, probs, regions, views, held)

@@ -34,13 +34,25 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def mixed_precision(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast for the convolutions and matrix products of a training step.
+def fast_bfloat16(device: torch.device) -> bool:
+    """Does `device` compute bfloat16 natively? CUDA does; a CPU does with AMX or
+    AVX-512 BF16 (recent Xeons). Elsewhere bfloat16 is emulated, and slower."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    cpu = torch.cpu
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
 
-    On CPUs with AMX or AVX-512 BF16 (recent Xeons) a step takes half the time; bfloat16
-    keeps float32's range, so no loss scaling is needed. Weights, optimiser state and the
-    loss stay float32. Off (or on a device without autocast) it does nothing."""
-    if not enabled or device.type not in ("cpu", "cuda"):
+
+def mixed_precision(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast for the convolutions and matrix products of a training step,
+    where `device` computes bfloat16 natively (see `fast_bfloat16`); a no-op elsewhere.
+
+    On CPUs with AMX a step takes half the time; bfloat16 keeps float32's range, so no
+    loss scaling is needed. Weights, optimiser state and the loss stay float32."""
+    if not enabled or not fast_bfloat16(device):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 

@@ -147,3 +147,19 @@ def test_a_broken_optional_model_turns_its_feature_off(tmp_path, monkeypatch):
     assert studio.read(ROOT / "assets" / "examples" / "2025.png").text == "2025"
     with pytest.raises(RestyleError, match="style model"):
         studio.restyle(ROOT / "assets" / "examples" / "2025.png", "12")
+
+
+def test_mixed_precision_only_where_bfloat16_is_native(monkeypatch):
+    """bfloat16 autocast when asked for and the CPU computes it natively; float32
+    otherwise (an emulated bfloat16 step would be slower, not faster)."""
+    from src import runtime
+
+    layer, x = torch.nn.Linear(4, 4), torch.randn(2, 4)
+    cpu = torch.device("cpu")
+    with runtime.mixed_precision(cpu, False):
+        assert layer(x).dtype == torch.float32
+    for native in (True, False):
+        monkeypatch.setattr(runtime, "fast_bfloat16", lambda device, native=native: native)
+        with runtime.mixed_precision(cpu, True):
+            expected = torch.bfloat16 if native else torch.float32
+            assert layer(x).dtype == expected

@@ -10,22 +10,17 @@ resolved config under `output.results_dir`.
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import sys
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
 from src.checkpoint import save_checkpoint
-from src.config import ConfigError, config_to_dict, load_config, save_config
+from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist
-from src.runtime import select_device, set_seed
+from src.runtime import EpochLog, select_device, start_run
 from src.training.classifier import (
     ClassifierRunConfig,
-    EpochResult,
     accuracy_and_loss,
     calibrate,
     fit_classifier,
@@ -51,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    set_seed(config.training.seed)
-    results = Path(config.output.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    save_config(config, results / "classifier_config.yaml")
+    results = start_run(config, "classifier")
     print(f"training on {device}: {len(splits.train_images)} train, {len(splits.val_images)} val")
     start = time.perf_counter()
     try:
@@ -69,18 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         f"digit) from {len(data.pen_writers)} pen writers; {len(data.pen_val_labels)} pen val"
     )
 
-    history: list[dict] = []
-    best: dict = {}
-
-    def on_epoch(result: EpochResult, model) -> None:
-        history.append(asdict(result))
-        (results / "classifier_metrics.json").write_text(json.dumps(history, indent=2))
-        key = (result.selection_score, -result.val_loss)
-        if not best or key > best["key"]:
-            best.update(key=key, epoch=result.epoch, state=copy.deepcopy(model.state_dict()))
-
-    model = fit_classifier(config, data, device, on_epoch=on_epoch, progress=not args.no_progress)
-    model.load_state_dict(best["state"])
+    log = EpochLog(results / "classifier_metrics.json",
+                   score=lambda r: (r.selection_score, -r.val_loss))  # fmt: skip
+    model = fit_classifier(config, data, device, on_epoch=log, progress=not args.no_progress)
+    model.load_state_dict(log.best_state)
     val_logits = predict_logits(model, splits.val_images)
     pen_val_logits = predict_logits(model, data.pen_val_images)
     temperature = calibrate(
@@ -97,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         model, splits.test_images, splits.test_labels, config.data.cache
     )
     metrics = {
-        "best_epoch": best["epoch"],
+        "best_epoch": log.best.epoch,
         "val_accuracy": val_acc,
         "val_loss": val_loss,
         "pen_val_accuracy": pen_val_acc,
@@ -108,21 +92,21 @@ def main(argv: list[str] | None = None) -> int:
         "test_loss": test_loss,
         "test_accuracy_studio_view": studio_acc,
         "temperature": temperature,
-        "train_seconds": sum(h["seconds"] for h in history),
-        "history": history,
+        "train_seconds": log.train_seconds,
+        "history": log.history,
     }
     save_checkpoint(
         config.output.checkpoint, "classifier", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
     plot_curves(
-        history,
+        log.history,
         {"loss": ["train_loss", "val_loss"], "accuracy": ["train_accuracy", "val_accuracy"]},
         results / "classifier_curves.png",
         title="Classifier training",
     )
     print(
-        f"best epoch {best['epoch']}: val acc {val_acc:.4f}, pen val acc {pen_val_acc:.4f}, "
+        f"best epoch {log.best.epoch}: val acc {val_acc:.4f}, pen val acc {pen_val_acc:.4f}, "
         f"test acc {test_acc:.4f} "
         f"({studio_acc:.4f} as the studio sees them), "
         f"T={temperature:.3f}, {metrics['train_seconds']:.1f}s training -> "

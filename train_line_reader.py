@@ -12,23 +12,20 @@ only refits the temperature of an existing checkpoint, keeping its weights and m
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from src.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from src.config import ConfigError, config_to_dict, load_config, save_config
+from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist
 from src.models.line_reader import load_line_reader
-from src.runtime import select_device, set_seed
+from src.runtime import EpochLog, select_device, start_run
 from src.training.line_reader import (
-    LineEpochResult,
     LineReaderRunConfig,
     LineSet,
     calibrate_line_reader,
@@ -69,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MNISTError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    set_seed(config.training.seed)
-    results = Path(config.output.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    save_config(config, results / "line_reader_config.yaml")
+    results = start_run(config, "line_reader")
     start = time.perf_counter()
     try:
         train, val = prepare_lines(config, splits)
@@ -92,30 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(calibration, indent=2))
         return 0
 
-    history: list[dict] = []
-    best: dict = {}
-
-    def on_epoch(result: LineEpochResult, model) -> None:
-        history.append(asdict(result))
-        (results / "line_reader_metrics.json").write_text(json.dumps(history, indent=2))
-        if not best or result.val_line_accuracy > best["accuracy"]:
-            best.update(
-                accuracy=result.val_line_accuracy,
-                epoch=result.epoch,
-                state=copy.deepcopy(model.state_dict()),
-            )
-
-    model = fit_line_reader(config, train, val, device, on_epoch, progress=not args.no_progress)
-    model.load_state_dict(best["state"])
+    log = EpochLog(results / "line_reader_metrics.json", score=lambda r: r.val_line_accuracy)
+    model = fit_line_reader(config, train, val, device, log, progress=not args.no_progress)
+    model.load_state_dict(log.best_state)
     calibration = calibrate_line_reader(model, val)
     read = read_lines(model, val)
     metrics = {
-        "best_epoch": best["epoch"],
-        "val_line_accuracy": best["accuracy"],
+        "best_epoch": log.best.epoch,
+        "val_line_accuracy": log.best.val_line_accuracy,
         "train_lines": len(train),
         "data_prepare_seconds": prepare_seconds,
-        "train_seconds": sum(h["seconds"] for h in history),
-        "history": history,
+        "train_seconds": log.train_seconds,
+        "history": log.history,
         "calibration": calibration,
     }
     save_checkpoint(
@@ -127,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         metrics,
     )
     plot_curves(
-        history,
+        log.history,
         {"CTC loss": ["train_loss"], "val lines exact": ["val_line_accuracy"]},
         results / "line_reader_curves.png",
         title="Line reader training",
     )
     decoded_grid(val, read, results / "line_reader_samples.png")
     print(
-        f"best epoch {best['epoch']}: val lines {best['accuracy']:.4f} exact, "
+        f"best epoch {log.best.epoch}: val lines {log.best.val_line_accuracy:.4f} exact, "
         f"{metrics['train_seconds']:.1f}s training -> {config.output.checkpoint}"
     )
     return 0

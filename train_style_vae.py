@@ -10,26 +10,23 @@ under `output.results_dir`.
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from src.checkpoint import save_checkpoint
-from src.config import ConfigError, config_to_dict, load_config, save_config
+from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist, studio_views, to_float
 from src.models.style_vae import StyleVAE
-from src.runtime import select_device, set_seed
+from src.runtime import EpochLog, select_device, start_run
 from src.training.style_vae import (
     StyleVAERunConfig,
     fit_style_vae,
     prepare_style_data,
 )
-from src.training.vae import VAEEpochResult, neg_elbo
+from src.training.vae import neg_elbo
 from src.utils.visualization import plot_curves, save_image_grid
 
 
@@ -57,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MNISTError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    set_seed(config.training.seed)
-    results = Path(config.output.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    save_config(config, results / "style_vae_config.yaml")
+    results = start_run(config, "style_vae")
     start = time.perf_counter()
     try:
         data = prepare_style_data(config, splits)
@@ -70,42 +64,33 @@ def main(argv: list[str] | None = None) -> int:
     prepare_seconds = time.perf_counter() - start
     print(f"{len(data.train_images)} training digits ready in {prepare_seconds:.1f}s")
 
-    history: list[dict] = []
-    best: dict = {}
-
-    def on_epoch(result: VAEEpochResult, model: StyleVAE) -> None:
-        history.append(asdict(result))
-        (results / "style_vae_metrics.json").write_text(json.dumps(history, indent=2))
-        if not best or result.val_neg_elbo < best["val_neg_elbo"]:
-            best.update(val_neg_elbo=result.val_neg_elbo, epoch=result.epoch,
-                        state=copy.deepcopy(model.state_dict()))  # fmt: skip
-
-    model = fit_style_vae(config, data, device, on_epoch, progress=not args.no_progress)
-    model.load_state_dict(best["state"])
+    log = EpochLog(results / "style_vae_metrics.json", score=lambda r: -r.val_neg_elbo)
+    model = fit_style_vae(config, data, device, log, progress=not args.no_progress)
+    model.load_state_dict(log.best_state)
     model.eval()
     # MNIST's test digits as the studio sees them: what the model learnt and is given.
     test_views = studio_views(splits.test_images, cache_dir=config.data.cache)
     test = neg_elbo(model, test_views, labels=splits.test_labels)
     metrics = {
-        "best_epoch": best["epoch"],
-        "val_neg_elbo": best["val_neg_elbo"],
+        "best_epoch": log.best.epoch,
+        "val_neg_elbo": log.best.val_neg_elbo,
         "test_neg_elbo": test["neg_elbo"],  # nats per image, MNIST test studio views
         "train_digits": len(data.train_images),
         "data_prepare_seconds": prepare_seconds,
-        "train_seconds": sum(h["seconds"] for h in history),
-        "history": history,
+        "train_seconds": log.train_seconds,
+        "history": log.history,
     }
     save_checkpoint(
         config.output.checkpoint, "style_vae", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
-    plot_curves(history, {"-ELBO (nats)": ["train_loss", "val_neg_elbo"]},
+    plot_curves(log.history, {"-ELBO (nats)": ["train_loss", "val_neg_elbo"]},
                 results / "style_vae_curves.png", title="Restyling VAE training")  # fmt: skip
     if len(data.val_writers):
         style_grid(model, data.val_pen_images, data.val_pen_labels, data.val_writers,
                    results / "style_grid_val_writers.png")  # fmt: skip
     print(
-        f"best epoch {best['epoch']}: val -ELBO {best['val_neg_elbo']:.2f}, MNIST test -ELBO "
+        f"best epoch {log.best.epoch}: val -ELBO {log.best.val_neg_elbo:.2f}, MNIST test -ELBO "
         f"{test['neg_elbo']:.2f}, {metrics['train_seconds']:.1f}s -> {config.output.checkpoint}"
     )
     return 0

@@ -13,20 +13,18 @@ importance-sampled -log p(x), all in nats per image.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from src.checkpoint import CheckpointError, save_checkpoint
-from src.config import ConfigError, config_to_dict, load_config, save_config
+from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist, to_float
 from src.models.vae import ConvVAE, load_vae
-from src.runtime import select_device, set_seed
+from src.runtime import EpochLog, select_device, start_run
 from src.training.vae import VAEEpochResult, VAERunConfig, fit_vae, importance_nll, neg_elbo
 from src.utils.visualization import plot_curves, save_image_grid
 
@@ -82,48 +80,39 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         return 0
 
-    set_seed(config.training.seed)
-    save_config(config, results / "vae_config.yaml")
+    start_run(config, "vae")
     samples_dir = Path(config.output.samples_dir)
     fixed = to_float(splits.val_images[:8]).to(device)
-    history: list[dict] = []
-    best: dict = {}
+    log = EpochLog(results / "vae_metrics.json", score=lambda r: -r.val_neg_elbo)
 
     def on_epoch(result: VAEEpochResult, model: ConvVAE) -> None:
-        history.append(asdict(result))
-        (results / "vae_metrics.json").write_text(json.dumps(history, indent=2))
-        if not best or result.val_neg_elbo < best["val_neg_elbo"]:
-            best.update(
-                val_neg_elbo=result.val_neg_elbo,
-                epoch=result.epoch,
-                state=copy.deepcopy(model.state_dict()),
-            )
+        log(result, model)
         last = result.epoch == config.training.epochs
         if result.epoch % config.training.sample_every == 0 or last:
             sample_grid(model, fixed, samples_dir / f"epoch_{result.epoch:02d}.png")
             model.train()
 
     model = fit_vae(config, splits, device, on_epoch=on_epoch, progress=not args.no_progress)
-    model.load_state_dict(best["state"])
+    model.load_state_dict(log.best_state)
     metrics = {
-        "best_epoch": best["epoch"],
-        "val_neg_elbo": best["val_neg_elbo"],
+        "best_epoch": log.best.epoch,
+        "val_neg_elbo": log.best.val_neg_elbo,
         "test_neg_elbo": neg_elbo(model, splits.test_images)["neg_elbo"],
-        "train_seconds": sum(h["seconds"] for h in history),
-        "history": history,
+        "train_seconds": log.train_seconds,
+        "history": log.history,
     }
     save_checkpoint(
         checkpoint_path, "vae", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
     plot_curves(
-        history,
+        log.history,
         {"objective": ["train_loss", "val_neg_elbo"], "terms (val)": ["val_recon", "val_kl"]},
         results / "vae_curves.png",
         title="VAE training (nats per image)",
     )
     print(
-        f"best epoch {best['epoch']}: val -ELBO {best['val_neg_elbo']:.2f}, test -ELBO "
+        f"best epoch {log.best.epoch}: val -ELBO {log.best.val_neg_elbo:.2f}, test -ELBO "
         f"{metrics['test_neg_elbo']:.2f}, {metrics['train_seconds']:.1f}s -> {checkpoint_path}"
     )
     return 0

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import json
 import os
 import random
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
+
+from src.config import save_config
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -94,3 +99,37 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def start_run(config: Any, name: str) -> Path:
+    """What every training script does first: seed the run (`config.training.seed`),
+    make the results folder and keep the resolved config there as `<name>_config.yaml`.
+    Returns the results folder."""
+    set_seed(config.training.seed)
+    results = Path(config.output.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    save_config(config, results / f"{name}_config.yaml")
+    return results
+
+
+class EpochLog:
+    """A training run's epochs, as an `on_epoch` callback: each epoch's metrics (a
+    dataclass with `epoch` and `seconds`) are appended and written to `path` as they
+    come, so a stopped run keeps what it did, and the weights of the best epoch so far
+    by `score` (higher is better; ties keep the earlier epoch) are kept."""
+
+    def __init__(self, path: Path, score: Callable[[Any], Any]) -> None:
+        self.path, self.score = Path(path), score
+        self.history: list[dict] = []
+        self.best: Any = None  # the best epoch's metrics
+        self.best_state: dict | None = None  # and its weights
+
+    def __call__(self, result: Any, model: torch.nn.Module) -> None:
+        self.history.append(asdict(result))
+        self.path.write_text(json.dumps(self.history, indent=2))
+        if self.best is None or self.score(result) > self.score(self.best):
+            self.best, self.best_state = result, copy.deepcopy(model.state_dict())
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(h["seconds"] for h in self.history)

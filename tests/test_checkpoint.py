@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 
@@ -163,3 +164,28 @@ def test_mixed_precision_only_where_bfloat16_is_native(monkeypatch):
         with runtime.mixed_precision(cpu, True):
             expected = torch.bfloat16 if native else torch.float32
             assert layer(x).dtype == expected
+
+
+def test_epoch_log_writes_each_epoch_and_keeps_the_best_weights(tmp_path):
+    """The training scripts' bookkeeping: metrics on disk after every epoch, the best
+    epoch's weights (not the last's) kept, ties going to the earlier epoch."""
+    from dataclasses import dataclass
+
+    from src.runtime import EpochLog
+
+    @dataclass
+    class Result:
+        epoch: int
+        score: float
+        seconds: float
+
+    log = EpochLog(tmp_path / "metrics.json", score=lambda r: r.score)
+    model = torch.nn.Linear(2, 1)
+    for epoch, score in enumerate([0.5, 0.9, 0.9, 0.7], start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        log(Result(epoch, score, 2.0), model)
+        assert len(json.loads((tmp_path / "metrics.json").read_text())) == epoch
+    assert log.best.epoch == 2
+    assert torch.equal(log.best_state["weight"], torch.full((1, 2), 2.0))
+    assert log.train_seconds == 8.0

@@ -36,6 +36,7 @@ from src.restyle import (
     hand_of,
     write_number,
 )
+from src.runtime import eval_mode
 from src.utils.gradcam import METHODS, LineGradCAM
 from src.utils.visualization import digit_tiles, heatmap_overlays, line_overlays, tile_grid
 
@@ -249,10 +250,8 @@ class Studio:
         (N, 10) and the probability that each piece is one digit at all (N,)."""
         if len(digits) == 0:
             return torch.zeros(0, 10), torch.zeros(0)
-        was_training = self.classifier.training
-        self.classifier.eval()
-        probs, single = self.classifier.reading_probs(digits.to(self.device))
-        self.classifier.train(was_training)
+        with eval_mode(self.classifier):
+            probs, single = self.classifier.reading_probs(digits.to(self.device))
         return probs.cpu(), single.cpu()
 
 

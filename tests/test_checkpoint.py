@@ -189,3 +189,16 @@ def test_epoch_log_writes_each_epoch_and_keeps_the_best_weights(tmp_path):
     assert log.best.epoch == 2
     assert torch.equal(log.best_state["weight"], torch.full((1, 2), 2.0))
     assert log.train_seconds == 8.0
+
+
+def test_eval_mode_switches_only_when_needed_and_restores():
+    from src.runtime import eval_mode
+
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(3))
+    with eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert all(m.training for m in model.modules())  # the caller's mode is back
+    model.eval()
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError("boom")  # restored on the way out, whatever happens
+    assert not model.training

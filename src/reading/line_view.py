@@ -21,6 +21,7 @@ from src.models.line_reader import (
 )
 from src.reading.ink import ink_box
 from src.reading.regions import Region
+from src.runtime import eval_mode
 
 INK_HEIGHT = 24  # the line's ink height inside the strip: 4 px of margin above and below
 
@@ -131,10 +132,8 @@ def view_lines(
         lefts.append(left)
     batch = strip_batch([s.image for s in strips])
     device = next(reader.parameters()).device
-    was_training = reader.training
-    reader.eval()
-    log_probs = reader(batch.to(device)).cpu()  # (T, N, 11)
-    reader.train(was_training)
+    with eval_mode(reader):
+        log_probs = reader(batch.to(device)).cpu()  # (T, N, 11)
     lengths = torch.tensor([s.image.shape[1] // STRIDE for s in strips])
     decoded = greedy_decode(log_probs, lengths)
     return [

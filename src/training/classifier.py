@@ -27,7 +27,7 @@ from src.data import (
 )
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.reading.config import SegmentConfig
-from src.runtime import DEVICES, mixed_precision
+from src.runtime import DEVICES, eval_mode, mixed_precision
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 
@@ -101,15 +101,13 @@ def predict_logits(
     model: torch.nn.Module, images: torch.Tensor, batch_size: int = 2000
 ) -> torch.Tensor:
     """Logits for uint8 (N, 28, 28) or float (N, 1, 28, 28) images, in eval mode."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     chunks = []
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size]
-        x = to_float(x) if x.dtype == torch.uint8 else x
-        chunks.append(model(x.to(device)).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size]
+            x = to_float(x) if x.dtype == torch.uint8 else x
+            chunks.append(model(x.to(device)).cpu())
     return torch.cat(chunks) if chunks else torch.empty(0, 10)
 
 

@@ -16,7 +16,7 @@ from src.config import bounded
 from src.data import AugmentParams, MNISTSplits, augment_digits, cached
 from src.lines import LineDataConfig, build_lines
 from src.models.line_reader import BLANK, STRIDE, LineReader, LineReaderConfig, greedy_decode
-from src.runtime import DEVICES, mixed_precision
+from src.runtime import DEVICES, eval_mode, mixed_precision
 from src.strokes import PenDigit
 from src.training.classifier import one_cycle_lr, split_pen_writers
 
@@ -168,16 +168,14 @@ def collate(lines: LineSet, index: torch.Tensor):
 @torch.no_grad()
 def read_lines(model: LineReader, lines: LineSet, batch_size: int = 256) -> list[str]:
     """Greedy readings of every line, in order."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     texts = []
-    for start in range(0, len(lines), batch_size):
-        index = torch.arange(start, min(start + batch_size, len(lines)))
-        x, _, _, input_lengths = collate(lines, index)
-        decoded = greedy_decode(model(x.to(device)).cpu(), input_lengths)
-        texts += ["".join(str(d.label) for d in line) for line in decoded]
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(lines), batch_size):
+            index = torch.arange(start, min(start + batch_size, len(lines)))
+            x, _, _, input_lengths = collate(lines, index)
+            decoded = greedy_decode(model(x.to(device)).cpu(), input_lengths)
+            texts += ["".join(str(d.label) for d in line) for line in decoded]
     return texts
 
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from src.runtime import eval_mode
+
 
 def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
     """Divide each map by its maximum; an all-zero map stays zero."""
@@ -29,13 +31,8 @@ def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
 @contextmanager
 def _grad_enabled_eval(model: nn.Module):
     """Gradients on and the model in eval mode for the duration; the caller's mode back."""
-    was_training = model.training
-    with torch.inference_mode(False), torch.enable_grad():
-        model.eval()
-        try:
-            yield
-        finally:
-            model.train(was_training)
+    with torch.inference_mode(False), torch.enable_grad(), eval_mode(model):
+        yield
 
 
 class AttributionMethod:
@@ -268,12 +265,11 @@ def deletion_curve(
     (set to background), in the order the maps rank them. A faithful map makes the
     probability fall fast, so a lower area under this curve is better.
     """
-    was_training = model.training
-    model.eval()
     n, _, h, w = x.shape
     flat = x.view(n, -1)
     if targets is None:
-        targets = model(x).argmax(dim=1)
+        with eval_mode(model):
+            targets = model(x).argmax(dim=1)
     ink = flat > 0
     # Rank ink pixels by relevance; background pixels go last (deleting them is a no-op).
     score = torch.where(ink, maps.reshape(n, -1), torch.full_like(flat, -1.0))
@@ -284,8 +280,8 @@ def deletion_curve(
     fractions = torch.linspace(0, 1, steps + 1, device=x.device)
     keep = rank.unsqueeze(1) >= (fractions.view(1, -1, 1) * n_ink.unsqueeze(1)).round()
     deleted = (flat.unsqueeze(1) * keep).view(n * (steps + 1), 1, h, w)
-    probs = torch.softmax(model(deleted), dim=1).view(n, steps + 1, -1)
-    model.train(was_training)
+    with eval_mode(model):
+        probs = torch.softmax(model(deleted), dim=1).view(n, steps + 1, -1)
     return probs.gather(2, targets.view(n, 1, 1).expand(n, steps + 1, 1))[..., 0]
 
 

@@ -308,9 +308,10 @@ def studio_views(
 ) -> torch.Tensor:
     """Each uint8 digit (N, 28, 28) as the studio sees it once drawn (`studio_view`).
 
-    The studio reads every drawing through its own normalisation (strokes redrawn at
-    one width, box refitted); a classifier that only ever saw raw MNIST reads 99.5% of
-    the test digits but only 97.9% of the same digits passed through it. Views take
+    The studio reads every drawing through its own normalisation (ink binarised, box
+    refitted, strokes redrawn where the pen is far from MNIST's); a classifier that
+    only ever saw raw MNIST read 99.5% of the test digits but only 97.9% of the same
+    digits passed through it (when every pen was redrawn). Views take
     ~35 s for 55k digits on 2 cores, so they are cached in `cache_dir`, keyed by the
     images and the settings.
     """

@@ -147,11 +147,11 @@ def test_normalized_digit_is_mnist_like():
 def test_thickness_is_normalized_whatever_the_brush():
     masses = []
     tall_zero = [(100, 60), (200, 60), (200, 300), (100, 300), (100, 60)]  # 240 px tall
-    for brush in (3, 12, 30):  # 1% to 12% of the height: mouse line to fat marker
+    for brush in (3, 8, 16):  # 1% to 7% of the height: thinner than any MNIST pen
         crop = (drawing([tall_zero], size=(400, 400), width=brush) < 128).astype(np.float32)
         digit = normalize_digit(crop, SegmentConfig())
         masses.append(digit.sum())  # same shape, so ink mass tracks stroke width
-    assert max(masses) / min(masses) < 1.25  # 3 px pen and 30 px marker come out alike
+    assert max(masses) / min(masses) < 1.25  # a mouse line and a felt pen come out alike
 
 
 def test_without_redraw_the_writers_pen_width_stays():
@@ -164,6 +164,24 @@ def test_without_redraw_the_writers_pen_width_stays():
         for w in (3, 30)
     )
     assert marker.sum() > 3 * thin_pen.sum()
+
+
+def test_a_pen_in_mnists_range_is_kept_as_written():
+    """Redrawing only loses shape when the pen is already one MNIST's digits have; a
+    mouse line far thinner than that is still redrawn at the studio's width."""
+    tall_zero = [(100, 60), (200, 60), (200, 300), (100, 300), (100, 60)]  # 240 px tall
+    redraw_all = SegmentConfig(keep_pen_min=0.0, keep_pen_max=0.0)
+    keep, never = SegmentConfig(), SegmentConfig(redraw=False)
+
+    def normalised(width: int, config: SegmentConfig) -> np.ndarray:
+        crop = (drawing([tall_zero], size=(400, 400), width=width) < 128).astype(np.float32)
+        return normalize_digit(crop, config)
+
+    marker = 34  # 14% of the height: MNIST's own range
+    assert np.array_equal(normalised(marker, keep), normalised(marker, never))
+    assert not np.array_equal(normalised(marker, keep), normalised(marker, redraw_all))
+    mouse = 3  # 1%: redrawn as before
+    assert np.array_equal(normalised(mouse, keep), normalised(mouse, redraw_all))
 
 
 def test_thinning_keeps_strokes_whole_and_loops_open():

@@ -20,5 +20,10 @@ class SegmentConfig:
     narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height
     redraw: bool = True  # thin and redraw strokes at stroke_ratio; off keeps the writer's pen
+    # A pen already in MNIST's range (stroke width / the digit's longer side; MNIST's
+    # digits span about 0.10-0.27) is kept as written: redrawing it only loses shape.
+    # Set both to 0 to redraw every pen.
+    keep_pen_min: float = bounded(0.09, 0.0, 1.0)
+    keep_pen_max: float = bounded(0.25, 0.0, 1.0)
     work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
     line_weight: float = bounded(1.0, 0.0, 100.0)  # the line reader's say in cuts (studio.py)

@@ -1,6 +1,6 @@
 """Step 5, normalisation: each piece becomes what MNIST's digits are: stroke thickness
-brought into MNIST's range, fit in a 20x20 box keeping aspect ratio, anti-aliased,
-centred by centre of mass in 28x28."""
+brought into MNIST's range (a pen already in it is kept), fit in a 20x20 box keeping
+aspect ratio, anti-aliased, centred by centre of mass in 28x28."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PIL import Image
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
+from src.reading.ink import pen_width
 
 
 def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -100,10 +101,10 @@ def normalize_digits(crops: list[np.ndarray], config: SegmentConfig) -> np.ndarr
     made; the strokes of all of them are thinned in one pass."""
     masks = [_work_mask(crop, config) for crop in crops]
     if config.redraw:
-        # 2. Redraw the strokes with one pen: thin them to connected centre lines and
-        #    give those the target width. A 3 px mouse line and a 40 px marker become
-        #    the same stroke.
-        drawn = [i for i, m in enumerate(masks) if m is not None]
+        # 2. Redraw a pen MNIST never has with one that it does: thin the strokes to
+        #    connected centre lines and give those the target width. A 3 px mouse line
+        #    and a 40 px marker become the same stroke; a pen in MNIST's range stays.
+        drawn = [i for i, m in enumerate(masks) if m is not None and not _pen_in_range(m, config)]
         side = max((max(masks[i].shape) for i in drawn), default=0)
         stacked = np.zeros((len(drawn), side, side), bool)
         for k, i in enumerate(drawn):
@@ -117,6 +118,13 @@ def normalize_digits(crops: list[np.ndarray], config: SegmentConfig) -> np.ndarr
         if mask is not None:
             out[i] = _fit(mask, config)
     return out
+
+
+def _pen_in_range(mask: np.ndarray, config: SegmentConfig) -> bool:
+    """Is the stroke width of a work mask (its longer side is `work_size`, plus the
+    padding) one MNIST's digits have? Then it is kept as the writer drew it."""
+    ratio = pen_width(mask) / config.work_size
+    return config.keep_pen_min <= ratio <= config.keep_pen_max
 
 
 def _work_mask(crop: np.ndarray, config: SegmentConfig) -> np.ndarray | None:
@@ -157,7 +165,7 @@ def _fit(mask: np.ndarray, config: SegmentConfig) -> np.ndarray:
 
 def studio_view(image: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """An MNIST digit (28x28 uint8) as the studio sees it once drawn: enlarged smoothly
-    to sketch scale, then `normalize_digit` (redrawn strokes, refitted box). Training on
+    to sketch scale, then `normalize_digit` (binarised, refitted box). Training on
     these views shows the classifier exactly what it is given at reading time."""
     sketch = Image.fromarray(image).resize((84, 84), Image.BILINEAR)
     digit = normalize_digit(np.asarray(sketch, np.float32) / 255.0, config)

@@ -16,6 +16,7 @@ import torch
 from src.config import bounded
 from src.data import MNISTSplits, cached, studio_views
 from src.models.style_vae import StyleVAE, StyleVAEConfig
+from src.reading.config import SegmentConfig
 from src.runtime import DEVICES
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
@@ -77,7 +78,9 @@ def pen_views(pen: list[PenDigit], renders: int, cache: str, seed: int) -> tuple
     synth = SynthConfig(pen_renders=renders, styled=0, not_digit=0, scan_share=0.0,
                         mnist_scans=0, seed=seed)  # fmt: skip
     digits = [(d.writer, d.label, len(d.strokes)) for d in pen]
-    key = f"{SYNTH_VERSION}{sorted(vars(synth).items())}{digits}".encode()
+    # The reading's normalisation makes the views: its settings are part of the key.
+    settings = (SYNTH_VERSION, sorted(vars(synth).items()), sorted(vars(SegmentConfig()).items()))
+    key = f"{settings}{digits}".encode()
     empty = np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
 
     def build() -> tuple[torch.Tensor, torch.Tensor]:

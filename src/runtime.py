@@ -9,7 +9,7 @@ import os
 import random
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,7 +63,7 @@ def mixed_precision(device: torch.device, enabled: bool) -> contextlib.AbstractC
 
 
 @contextlib.contextmanager
-def eval_mode(model: torch.nn.Module):
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     """The model in eval mode for the duration, the caller's mode back after. Switches
     only when needed: `train()` walks every submodule, a millisecond per call on the
     studio's hot path."""

@@ -164,9 +164,10 @@ def _sample(values: np.ndarray, most: int = 1 << 16) -> np.ndarray:
 
 
 def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
-    background = float(np.median(_sample(grey)))
+    sample = _sample(grey)
+    background = float(np.median(sample))
     dark_ink = background >= 0.5
-    spread = float(np.percentile(np.abs(_sample(grey) - background), 90))
+    spread = float(np.percentile(np.abs(sample - background), 90))
     if spread > 0.08 and min(grey.shape) >= 64:
         # Uneven background (a photo of paper): estimate it locally on a small copy.
         small_size = (max(8, grey.shape[1] // 8), max(8, grey.shape[0] // 8))

@@ -192,16 +192,16 @@ def calibrate_line_reader(model: LineReader, lines: LineSet, batch_size: int = 2
     A digit's confidence is its best per-column probability (`greedy_decode`); it counts
     as right when its line was read with the right number of digits and it matches the
     truth at its place. Lines read with a wrong count are left out of the error."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     model.temperature.fill_(1.0)
-    batches = []
-    for start in range(0, len(lines), batch_size):
-        x, targets, target_lengths, input_lengths = collate(
-            lines, torch.arange(start, min(start + batch_size, len(lines)))
-        )
-        batches.append((model.logits(x.to(device)).cpu(), targets, target_lengths, input_lengths))
+    batches = []  # the logits are computed once; every temperature tried rescales them
+    with eval_mode(model):
+        for start in range(0, len(lines), batch_size):
+            x, targets, target_lengths, input_lengths = collate(
+                lines, torch.arange(start, min(start + batch_size, len(lines)))
+            )
+            logits = model.logits(x.to(device)).cpu()
+            batches.append((logits, targets, target_lengths, input_lengths))
 
     def nll(t: torch.Tensor) -> torch.Tensor:
         losses = [
@@ -234,7 +234,6 @@ def calibrate_line_reader(model: LineReader, lines: LineSet, batch_size: int = 2
         "digit_ece_after": digit_error(temperature),
     }
     model.temperature.fill_(temperature)
-    model.train(was_training)
     return report
 
 

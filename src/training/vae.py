@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from src.config import bounded
 from src.data import MNISTSplits, batches, to_float
 from src.models.vae import ConvVAE, VAEConfig, elbo_terms, importance_log_likelihood
-from src.runtime import DEVICES
+from src.runtime import DEVICES, eval_mode
 from src.training.classifier import DataConfig
 
 
@@ -84,20 +84,18 @@ def neg_elbo(
 ) -> dict:
     """Mean -ELBO, reconstruction and KL in nats per image (beta = 1), reproducibly;
     `labels` for a conditional model."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     rng_state = torch.get_rng_state()
     torch.manual_seed(seed)  # one posterior sample per image: fix it for comparable numbers
     recon_sum = kl_sum = 0.0
-    for start in range(0, len(images), batch_size):
-        x = to_float(images[start : start + batch_size]).to(device)
-        y = None if labels is None else labels[start : start + batch_size].to(device)
-        recon, kl, _ = elbo_terms(model, x, labels=y)
-        recon_sum += recon.item() * len(x)
-        kl_sum += kl.item() * len(x)
+    with eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            x = to_float(images[start : start + batch_size]).to(device)
+            y = None if labels is None else labels[start : start + batch_size].to(device)
+            recon, kl, _ = elbo_terms(model, x, labels=y)
+            recon_sum += recon.item() * len(x)
+            kl_sum += kl.item() * len(x)
     torch.set_rng_state(rng_state)
-    model.train(was_training)
     n = len(images)
     return {"neg_elbo": (recon_sum + kl_sum) / n, "recon": recon_sum / n, "kl": kl_sum / n}
 

@@ -135,9 +135,8 @@ def test_touching_example_is_read_flagged_and_explained_over_its_line():
     assert reading.text == "9175" and alone.text != "9175"
     flagged = [d for d in reading.digits if d.alternative]
     assert flagged and all(d.uncertain for d in flagged)
-    assert {d.alternative for d in flagged} <= {alone.text[i : i + 2] for i in range(3)} | set(
-        alone.text
-    )
+    # The alternative shown is the classifier's own reading of that stretch of ink.
+    assert all(d.alternative.isdigit() and "1" not in d.alternative for d in flagged)
     # One heatmap per digit over the whole line; each is hottest inside its digit.
     assert len(analysis.heatmaps) == 4 and len(analysis.variations) == 4
     widths = {h.shape[1] for h in analysis.heatmaps}

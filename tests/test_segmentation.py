@@ -114,6 +114,18 @@ def test_pieces_of_one_digit_merge():
     assert len(regions) == 1  # body and lifted top bar are one digit
 
 
+def test_a_stroke_broken_into_dashes_is_one_mark_and_neighbours_stay_apart():
+    """A thin pen scanned small comes out as dashes: marks less than `bridge_gap` pen
+    widths apart are one piece of ink, while written neighbours stay two digits."""
+    image = drawing([ONE, ZERO], width=6)
+    image[:, 168:172] = 255  # the 0 broken at top and bottom into two tall halves
+    whole = find_digit_regions(ink_map(image), SegmentConfig()).regions
+    assert [r.box[0] < 100 for r in whole] == [True, False]  # the 1, then the 0
+    assert whole[1].width > 35
+    as_it_is = find_digit_regions(ink_map(image), SegmentConfig(bridge_gap=0)).regions
+    assert len(as_it_is) == 3
+
+
 def test_specks_are_dropped():
     image = drawing([ONE])
     image[10:12, 300:302] = 0  # a 2x2 speck far away

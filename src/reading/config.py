@@ -16,6 +16,10 @@ class SegmentConfig:
     max_side: int = bounded(1200, 64, 8000)  # larger inputs are downscaled to this first
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
     merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
+    # Marks closer than this many pen widths (and 6% of the ink's height) are one piece
+    # of ink: a thin stroke scanned or photographed small breaks into dashes. Used with
+    # the line reader only (see `read_ink`). 0 takes the ink as it is.
+    bridge_gap: float = bounded(1.5, 0.0, 10.0)
     split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits
     narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height

@@ -1,6 +1,7 @@
-"""Step 2, regions: threshold the ink, drop specks, find connected components, group them
-into lines, merge the pieces of one digit (a lifted 5 bar, a two-stroke 4), and order
-them: lines top to bottom, digits left to right."""
+"""Step 2, regions: threshold the ink, find connected components (bridging the breaks a
+low-resolution scan puts in thin strokes), drop specks, group them into lines, merge the
+pieces of one digit (a lifted 5 bar, a two-stroke 4), and order them: lines top to
+bottom, digits left to right."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
+from src.reading.ink import pen_width
 
 
 @dataclass
@@ -51,7 +53,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     """Connected components of the ink, specks dropped, pieces merged, lines ordered."""
     ink, scale = to_working_scale(ink, config.max_side)
     mask = ink >= config.threshold
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    labels, count = connected_marks(mask, config.bridge_gap)
     if count == 0:
         return Segmentation([], scale, ink)
     slices = ndimage.find_objects(labels)
@@ -81,6 +83,31 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
             Region((int(x0), int(y0), int(x1), int(y1)), ink[y0:y1, x0:x1] * inside, line)
         )
     return Segmentation(regions, scale, ink)
+
+
+def connected_marks(mask: np.ndarray, bridge_gap: float) -> tuple[np.ndarray, int]:
+    """Connected components of the ink (labels 1..count on ink pixels, 0 elsewhere),
+    marks less than `bridge_gap` pen widths apart counted as one. A thin pen scanned or
+    photographed small comes out as dots and dashes, and every dash would otherwise be
+    read as a digit; gaps between written digits are wider than that."""
+    eight = np.ones((3, 3), bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    reach = 0
+    if len(rows):
+        # ... and never more than a small share of the ink's height: a fat pen's gaps
+        # between digits can be under two pen widths.
+        reach = round(min(bridge_gap * pen_width(mask) / 2, 0.06 * (rows[-1] - rows[0] + 1)))
+    if reach < 1:
+        return ndimage.label(mask, structure=eight)
+    # Grown by a square (a max filter: separable, its cost does not grow with the pen),
+    # within the ink's box: two marks whose squares meet also meet inside it.
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    labels = np.zeros(mask.shape, np.int32)
+    labels[box], count = ndimage.label(
+        ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=eight
+    )
+    labels[~mask] = 0
+    return labels, count
 
 
 def _merge_pieces(

@@ -134,7 +134,13 @@ def closer_shares(
 
 
 def faithfulness(
-    studio: Studio, writers: dict, held_out: int, rounds: int, rng, prior_weight: float
+    studio: Studio,
+    writers: dict,
+    held_out: int,
+    rounds: int,
+    rng,
+    prior_weight: float,
+    style_digits: int = 20,
 ) -> dict:
     names = sorted(writers)
     vae = studio.style_vae
@@ -144,7 +150,7 @@ def faithfulness(
         for name in names:
             order = rng.permutation(len(writers[name]))
             samples[name] = [writers[name][i] for i in order[:held_out]]
-            others = [writers[name][i] for i in order[held_out : held_out + 20]]
+            others = [writers[name][i] for i in order[held_out : held_out + style_digits]]
             labels = torch.tensor([d.label for d in others])
             styles[name] = style_of(vae, crops(studio, others, rng), labels, prior_weight)
             seen += [d.label in labels.tolist() for d in samples[name]]
@@ -162,12 +168,13 @@ def faithfulness(
         "writers": len(names),
         "rounds": rounds,
         "held_out_digits": int(len(owner)),
+        "style_digits": style_digits,
         "feature_space": HEADLINE_SPACE,
         "own_style_closer_than_other_writer": float(headline.mean()),
         "chance_pairwise": 0.5,
         "own_style_closest_of_all": float((headline == 1).mean()),
         "chance_closest": 1 / len(names),
-        # Was the held-out digit's label among the 20 style digits? Then its restyle
+        # Was the held-out digit's label among the style digits? Then its restyle
         # draws on the writer's own copy of it; otherwise on their overall hand alone.
         "label_in_style_digits_share": float(seen.mean()),
         "closer_when_label_in_style_digits": float(headline[seen].mean()),
@@ -232,6 +239,11 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3,
         help="faithfulness: draws of held-out and style digits per writer, pooled",
+    )  # fmt: skip
+    parser.add_argument(
+        "--style-digits", type=int, default=20,
+        help="faithfulness: digits of each writer the style is taken from (a drawing of a "
+        "number holds 4-8)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", default=str(ROOT / "results" / "restyle" / "style_grid.png"))
@@ -303,7 +315,13 @@ def main() -> None:
         },
         "faithful": {
             **faithfulness(
-                studio, writers, args.held_out, args.rounds, faithful_rng, args.prior_weight
+                studio,
+                writers,
+                args.held_out,
+                args.rounds,
+                faithful_rng,
+                args.prior_weight,
+                args.style_digits,
             ),
             "real_digits_same_writer_closer_by_space": same_writer_ceiling(
                 studio, writers, faithful_rng

@@ -24,7 +24,6 @@ class Candidate:
 
     region: int
     pieces: list[Piece]
-    aligned: bool = False  # cut where the line reader's alignment put the boundaries
 
 
 def candidates(
@@ -49,7 +48,7 @@ def candidates(
                 found.append(Candidate(i, split_region(region, k)))
         if views and held and len(held[i]) >= 2:
             pieces = aligned_cut(region, views[region.line], held[i])
-            found.append(Candidate(i, pieces, aligned=True))
+            found.append(Candidate(i, pieces))
     return found
 
 

@@ -116,13 +116,9 @@ def read_ink(
             options, candidates, regions, views
         )
     chosen = best_per_region(options, candidates, scores)
-    # What the classifier reads alone: its own cuts and labels, by its own score.
-    own = torch.tensor(
-        [
-            0.0 if o.source == "classifier" and not candidates[o.candidate].aligned else -math.inf
-            for o in options
-        ]
-    )
+    # What the classifier reads: its labels on any cut on offer (the line reader's too:
+    # a cut it could not find itself but agrees with is no disagreement), by its score.
+    own = torch.tensor([0.0 if o.source == "classifier" else -math.inf for o in options])
     classifier_choice = best_per_region(options, candidates, by_classifier + own)
 
     digits, kept = [], []

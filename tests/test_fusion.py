@@ -135,7 +135,8 @@ def test_touching_example_is_read_flagged_and_explained_over_its_line():
     assert reading.text == "9175" and alone.text != "9175"
     flagged = [d for d in reading.digits if d.alternative]
     assert flagged and all(d.uncertain for d in flagged)
-    # The alternative shown is the classifier's own reading of that stretch of ink.
+    # The alternative shown is the classifier's reading of that stretch of ink, which
+    # misses the 1 run into the 7.
     assert all(d.alternative.isdigit() and "1" not in d.alternative for d in flagged)
     # One heatmap per digit over the whole line; each is hottest inside its digit.
     assert len(analysis.heatmaps) == 4 and len(analysis.variations) == 4

@@ -46,6 +46,25 @@ def test_reads_a_rendered_real_stroke_number(studio, pen_writers):
     assert [d.box[0] for d in reading.digits] == sorted(d.box[0] for d in reading.digits)
 
 
+def test_strokes_broken_into_dashes_are_read_whole(studio, pen_writers):
+    """A thin pen scanned small: every stroke cut every 7 px into dashes. Bridged into
+    whole marks, the number reads as written; taken as it is, each dash is a mark."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    writer = sorted(pen_writers)[1]
+    drawing = render_number(
+        pick(pen_writers[writer], "2025"), rng, height=60, brush_frac=0.04, transparent=False
+    )
+    image = drawing.image.copy()
+    image[::7, :] = 255
+    image[:, ::7] = 255
+    assert studio.read(image).text == "2025"
+    unbridged = replace(studio.segment, bridge_gap=0.0)
+    as_it_is = Studio(studio.classifier, segment=unbridged, line_reader=studio.line_reader)
+    assert as_it_is.read(image).text != "2025"
+
+
 def test_white_canvas_and_pil_and_sketchpad_dict_agree(studio, pen_writers):
     rng = np.random.default_rng(1)
     writer = sorted(pen_writers)[2]

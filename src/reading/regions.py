@@ -92,16 +92,17 @@ def connected_marks(mask: np.ndarray, bridge_gap: float) -> tuple[np.ndarray, in
     read as a digit; gaps between written digits are wider than that."""
     eight = np.ones((3, 3), bool)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    reach = 0
-    if len(rows):
-        # ... and never more than a small share of the ink's height: a fat pen's gaps
-        # between digits can be under two pen widths.
-        reach = round(min(bridge_gap * pen_width(mask) / 2, 0.06 * (rows[-1] - rows[0] + 1)))
+    if not len(rows):
+        return ndimage.label(mask, structure=eight)
+    # Everything below works within the ink's box: two marks whose grown squares meet
+    # also meet inside it.
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    # ... and never more than a small share of the ink's height: a fat pen's gaps
+    # between digits can be under two pen widths.
+    reach = round(min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1)))
     if reach < 1:
         return ndimage.label(mask, structure=eight)
-    # Grown by a square (a max filter: separable, its cost does not grow with the pen),
-    # within the ink's box: two marks whose squares meet also meet inside it.
-    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    # Grown by a square: a max filter is separable, its cost does not grow with the pen.
     labels = np.zeros(mask.shape, np.int32)
     labels[box], count = ndimage.label(
         ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=eight

@@ -267,20 +267,19 @@ def deletion_curve(
     """
     n, _, h, w = x.shape
     flat = x.view(n, -1)
-    if targets is None:
-        with eval_mode(model):
-            targets = model(x).argmax(dim=1)
-    ink = flat > 0
-    # Rank ink pixels by relevance; background pixels go last (deleting them is a no-op).
-    score = torch.where(ink, maps.reshape(n, -1), torch.full_like(flat, -1.0))
-    order = score.argsort(dim=1, descending=True)
-    rank = torch.empty_like(order)
-    rank.scatter_(1, order, torch.arange(h * w, device=x.device).expand(n, -1))
-    n_ink = ink.sum(dim=1, keepdim=True)
-    fractions = torch.linspace(0, 1, steps + 1, device=x.device)
-    keep = rank.unsqueeze(1) >= (fractions.view(1, -1, 1) * n_ink.unsqueeze(1)).round()
-    deleted = (flat.unsqueeze(1) * keep).view(n * (steps + 1), 1, h, w)
     with eval_mode(model):
+        if targets is None:
+            targets = model(x).argmax(dim=1)
+        ink = flat > 0
+        # Rank ink pixels by relevance; background pixels go last (deleting them is a no-op).
+        score = torch.where(ink, maps.reshape(n, -1), torch.full_like(flat, -1.0))
+        order = score.argsort(dim=1, descending=True)
+        rank = torch.empty_like(order)
+        rank.scatter_(1, order, torch.arange(h * w, device=x.device).expand(n, -1))
+        n_ink = ink.sum(dim=1, keepdim=True)
+        fractions = torch.linspace(0, 1, steps + 1, device=x.device)
+        keep = rank.unsqueeze(1) >= (fractions.view(1, -1, 1) * n_ink.unsqueeze(1)).round()
+        deleted = (flat.unsqueeze(1) * keep).view(n * (steps + 1), 1, h, w)
         probs = torch.softmax(model(deleted), dim=1).view(n, steps + 1, -1)
     return probs.gather(2, targets.view(n, 1, 1).expand(n, steps + 1, 1))[..., 0]
 

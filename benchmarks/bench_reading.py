@@ -1,7 +1,7 @@
 """Reading benchmark: real pen strokes drawn as a person would, read by `Studio.read`.
 
     python benchmarks/bench_reading.py [--numbers 400] [--singles 0] [--seed 0]
-    python benchmarks/bench_reading.py --writers val [--split-aspect 0.9] [--no-reject]
+    python benchmarks/bench_reading.py --writers val [--split-aspect 0.9] [--faint 0] [--no-reject]
 
 Renders the UCI pen-based digits of the 14 *test* writers (never trained on; the 30
 train writers are) with a round brush on a transparent or white canvas (digit height
@@ -137,6 +137,12 @@ def main() -> None:
         help="override SegmentConfig.split_aspect (try it on --writers val)",
     )
     parser.add_argument(
+        "--faint",
+        type=float,
+        default=None,
+        help="override SegmentConfig.faint; 0 keeps only ink above the threshold",
+    )
+    parser.add_argument(
         "--no-reject",
         action="store_true",
         help="ablation: the splitter ignores the 'not a digit' output",
@@ -154,6 +160,8 @@ def main() -> None:
         segment.split_aspect = args.split_aspect
     if args.line_weight is not None:
         segment.line_weight = args.line_weight
+    if args.faint is not None:
+        segment.faint = args.faint
     studio = Studio.load(args.classifier, segment=segment, line_reader_path=args.line_reader)
     if segment.line_weight == 0:
         studio.line_reader = None

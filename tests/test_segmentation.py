@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from src.reading.ink import stroke_ink
 from src.utils.segmentation import (
     DrawingError,
     SegmentConfig,
@@ -131,6 +132,53 @@ def test_specks_are_dropped():
     image[10:12, 300:302] = 0  # a 2x2 speck far away
     regions = find_digit_regions(ink_map(image), SegmentConfig()).regions
     assert len(regions) == 1
+
+
+def pencil(shapes, darkness, size=(200, 400), width=8):
+    """Ink of strokes drawn with the given darkness each (1 = full ink)."""
+    ink = np.zeros(size, np.float32)
+    for points, dark in zip(shapes, darkness, strict=True):
+        ink = np.maximum(ink, dark * (drawing([points], size, width) < 128))
+    return ink
+
+
+def test_a_faint_stroke_that_continues_a_dark_one_is_kept_at_its_own_width():
+    """A 7 whose bar was drawn with little pressure (ink 0.2, under the 0.35 threshold)
+    keeps its bar, as wide as it was drawn; the dark stem does not grow."""
+    stem, bar = [(200, 60), (170, 170)], [(120, 60), (200, 60)]
+    ink = ndimage.gaussian_filter(pencil([stem, bar], [1.0, 0.2]), 1.0)
+    (region,) = find_digit_regions(ink, SegmentConfig()).regions
+    assert region.box[0] < 125  # the bar's left end is in the digit
+    (dark_only,) = find_digit_regions(ink, SegmentConfig(faint=0.0)).regions
+    assert dark_only.box[0] > 160
+    bar_rows = np.flatnonzero(stroke_ink(ink, 0.35, 0.08)[:, 130])
+    assert 6 <= len(bar_rows) <= 10  # drawn 8 px wide, a soft edge either side
+    stem_row = ink[120]
+    assert (stroke_ink(ink, 0.35, 0.08)[120] > 0).sum() == (stem_row >= 0.35).sum()
+
+
+def test_faint_marks_alone_are_not_ink():
+    """Paper grain or a shadow as faint as a light stroke, touching no dark ink, is left
+    out; so is a light stroke when `faint` is off."""
+    ink = pencil([ONE, ZERO], [1.0, 0.2])
+    regions = find_digit_regions(ink, SegmentConfig()).regions
+    assert len(regions) == 1 and regions[0].box[2] < 100  # the 1 alone
+    assert np.array_equal(stroke_ink(ink, 0.35, 0.0) > 0, ink >= 0.35)
+
+
+def test_a_small_picture_is_read_at_the_scale_drawings_are():
+    """A 28x28 digit from a dataset is enlarged to 84 px, as MNIST's studio views are,
+    so the lifted bar of its 5 (10 pixels) is not taken for a speck."""
+    image = Image.new("L", (28, 28), 0)
+    pen = ImageDraw.Draw(image)
+    pen.line([(10, 10), (10, 15), (16, 15), (17, 19), (15, 22), (9, 22)], fill=255, width=2)
+    pen.line([(13, 5), (17, 5)], fill=255, width=2)
+    ink = ink_map(np.asarray(image))
+    enlarged = find_digit_regions(ink, SegmentConfig())
+    assert enlarged.scale == 3.0 and len(enlarged.regions) == 1
+    assert enlarged.regions[0].box[1] / 3 < 6  # the bar is part of the digit
+    as_given = find_digit_regions(ink, SegmentConfig(min_side=0))
+    assert as_given.scale == 1.0 and as_given.regions[0].box[1] >= 9  # bar dropped
 
 
 def test_too_many_marks_is_a_message_not_a_hang():

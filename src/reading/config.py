@@ -10,10 +10,14 @@ from src.config import bounded
 @dataclass
 class SegmentConfig:
     threshold: float = bounded(0.35, 0.01, 0.99)  # ink level that counts as stroke
+    # A fainter stroke that continues darker ink counts too, down to this level (see
+    # `ink.stroke_ink`): a pencil's light strokes, MNIST's soft ones. 0: only `threshold`.
+    faint: float = bounded(0.08, 0.0, 0.99)
     min_pixels: int = bounded(12, 1, 10_000)  # smaller marks are specks (working scale)
     speck_frac: float = bounded(0.12, 0.0, 1.0)  # marks smaller than this x line height too
     padding: int = bounded(4, 0, 12)  # margin in the 28x28 frame: digits fit in 28 - 2*p
     max_side: int = bounded(1200, 64, 8000)  # larger inputs are downscaled to this first
+    min_side: int = bounded(84, 0, 1000)  # narrower inputs are enlarged to this first (0: never)
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
     merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
     # Marks closer than this many pen widths (and 6% of the ink's height) are one piece

@@ -9,7 +9,7 @@ from PIL import Image
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
-from src.reading.ink import pen_width
+from src.reading.ink import pen_width, stroke_ink
 
 
 def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +133,11 @@ def _work_mask(crop: np.ndarray, config: SegmentConfig) -> np.ndarray | None:
     it holds no ink."""
     if crop.size == 0 or not (crop > 0).any():
         return None
+    # A region's crop is stroke ink already (0 or at least the threshold). In an ink map
+    # given whole (training views, `studio_view`) the faint strokes that count are
+    # raised to the threshold here; the rest is left as it is.
+    if config.faint > 0 and ((crop > 0) & (crop < config.threshold)).any():
+        crop = np.maximum(crop, stroke_ink(crop, config.threshold, config.faint))
     rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
     crop = crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape

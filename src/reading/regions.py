@@ -1,7 +1,7 @@
-"""Step 2, regions: threshold the ink, find connected components (bridging the breaks a
-low-resolution scan puts in thin strokes), drop specks, group them into lines, merge the
-pieces of one digit (a lifted 5 bar, a two-stroke 4), and order them: lines top to
-bottom, digits left to right."""
+"""Step 2, regions: threshold the ink (keeping faint strokes that continue dark ones),
+find connected components (bridging the breaks a low-resolution scan puts in thin
+strokes), drop specks, group them into lines, merge the pieces of one digit (a lifted 5
+bar, a two-stroke 4), and order them: lines top to bottom, digits left to right."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
-from src.reading.ink import pen_width
+from src.reading.ink import pen_width, stroke_ink
 
 
 @dataclass
@@ -36,23 +36,33 @@ class Region:
 @dataclass
 class Segmentation:
     regions: list[Region]
-    scale: float  # working pixels per input pixel (<= 1)
+    scale: float  # working pixels per input pixel (< 1 for a photo, > 1 for a tiny image)
     ink: np.ndarray  # working-scale ink map
     message: str = ""  # why nothing was read, when that is the case
 
 
-def to_working_scale(ink: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    scale = min(1.0, max_side / max(ink.shape))
-    if scale < 1.0:
+def to_working_scale(ink: np.ndarray, max_side: int, min_side: int = 0) -> tuple[np.ndarray, float]:
+    """The ink at the scale reading works at, and working pixels per input pixel: a
+    large photo shrunk so its longer side is `max_side`; a small picture (a 16x16 or
+    28x28 digit from a dataset, a strip cut from a scan) enlarged smoothly so its
+    shorter side is `min_side`, as MNIST's studio views are made, since specks, gaps
+    and pens are judged in pixels tuned on drawings of that size or more."""
+    longer, shorter = max(ink.shape), min(ink.shape)
+    scale = min(1.0, max_side / longer)
+    if 0 < shorter < min_side:
+        scale = min(min_side / shorter, max_side / longer)
+    if scale != 1.0:
         size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
-        ink = np.asarray(Image.fromarray(ink).resize(size, Image.BOX))
+        resample = Image.BOX if scale < 1.0 else Image.BILINEAR
+        ink = np.asarray(Image.fromarray(ink).resize(size, resample))
     return ink, scale
 
 
 def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     """Connected components of the ink, specks dropped, pieces merged, lines ordered."""
-    ink, scale = to_working_scale(ink, config.max_side)
-    mask = ink >= config.threshold
+    ink, scale = to_working_scale(ink, config.max_side, config.min_side)
+    stroke = stroke_ink(ink, config.threshold, config.faint)
+    mask = stroke > 0
     labels, count = connected_marks(mask, config.bridge_gap)
     if count == 0:
         return Segmentation([], scale, ink)
@@ -80,7 +90,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
         x1, y1 = boxes[ids[members], 2].max(), boxes[ids[members], 3].max()
         inside = np.isin(labels[y0:y1, x0:x1], ids[members] + 1)
         regions.append(
-            Region((int(x0), int(y0), int(x1), int(y1)), ink[y0:y1, x0:x1] * inside, line)
+            Region((int(x0), int(y0), int(x1), int(y1)), stroke[y0:y1, x0:x1] * inside, line)
         )
     return Segmentation(regions, scale, ink)
 

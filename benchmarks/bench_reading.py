@@ -15,6 +15,9 @@ nothing may be tuned on the test writers):
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
+- the single digits as other handwriting collections store them (28x28 like MNIST,
+  16x16 like USPS, binary 32x32 like UCI optdigits, binary 16x16 stretched to the square
+  like Semeion): what reading those collections asks of the studio;
 - milliseconds per read;
 - how often a misread is flagged (some digit below the studio's confidence bar, shown to
   the person with its runner-up), and how often a right reading is flagged needlessly.
@@ -98,6 +101,39 @@ def scanned(drawing, rng: np.random.Generator):
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=int(rng.integers(40, 90)))
     return type(drawing)(np.asarray(Image.open(buffer)), drawing.text, drawing.boxes)
+
+
+# How handwriting collections other than pendigits deliver a digit: (frame side, share
+# of the frame the digit's longer side fills, stretched to fill both ways, binarised).
+DATASET_FORMATS = {
+    "mnist_28": (28, 20 / 28, False, False),  # MNIST, EMNIST, ARDIS: grey, light on dark
+    "usps_16": (16, 1.0, False, False),  # USPS: grey, the digit fills the frame
+    "optdigits_32": (32, 1.0, False, True),  # UCI optdigits: binary 32x32
+    "semeion_16": (16, 1.0, True, True),  # Semeion: binary, stretched to the square
+}
+
+
+def as_dataset_image(drawing, fmt: str) -> np.ndarray:
+    """A single-digit drawing as a collection stores it (see `DATASET_FORMATS`): cut to
+    the ink, fitted into a small frame, light ink on black, uint8."""
+    side, fill, stretch, binary = DATASET_FORMATS[fmt]
+    image = drawing.image
+    ink = image[..., 3] if image.shape[2] == 4 else 255 - image[..., :3].mean(axis=2)
+    ys, xs = np.nonzero(ink > 25)
+    crop = Image.fromarray(ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8))
+    box = fill * side
+    if stretch:
+        size = (side, side)
+    else:
+        factor = box / max(crop.size)
+        size = (max(1, round(crop.size[0] * factor)), max(1, round(crop.size[1] * factor)))
+    small = np.asarray(crop.resize(size, Image.BOX), np.float32)
+    if binary:
+        small = np.where(small >= 128, 255.0, 0.0)
+    frame = np.zeros((side, side), np.float32)
+    top, left = (side - size[1]) // 2, (side - size[0]) // 2
+    frame[top : top + size[1], left : left + size[0]] = small
+    return frame.astype(np.uint8)
 
 
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
@@ -200,6 +236,17 @@ def main() -> None:
     scan_numbers = [scanned(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
     scan_numbers_read = read_all(studio, scan_numbers, failures, "scan number")
 
+    # Writers' digits as other collections store them: what reading other datasets
+    # asks of the studio (small frames, no margin, binarised, stretched).
+    dataset_formats = {}
+    for fmt in DATASET_FORMATS:
+        framed = [type(d)(as_dataset_image(d, fmt), d.text, d.boxes) for d in single_drawings]
+        tally = read_all(studio, framed, failures, fmt)
+        dataset_formats[fmt] = {
+            "accuracy": tally.accuracy,
+            "wrong_count_share": tally.warnings()["wrong_count_share"],
+        }
+
     mnist_acc = None
     try:
         from src.data import load_mnist
@@ -247,6 +294,7 @@ def main() -> None:
             "wrong_count_share": scan_numbers_read.warnings()["wrong_count_share"],
         },
         "mnist_numbers": {"n": args.numbers, "exact_accuracy": mnist_acc},
+        "dataset_formats": {"n": len(single_drawings), **dataset_formats},
         "ms_per_read": {
             "single_p50": float(np.median(singles_read.times_ms)),
             "number_p50": float(np.median(all_ms)),

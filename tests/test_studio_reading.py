@@ -131,10 +131,13 @@ def test_nothing_drawn_reads_empty(studio, image):
 
 
 def test_mnist_digit_crop_reads_like_the_classifier(studio, mnist):
+    """28x28 digits as a dataset stores them, given as they are: the studio enlarges
+    them to the scale it reads drawings at (99.5% of these 200; 98.8% of the first
+    1,000 test digits, against 99.6% for the classifier on the raw digits)."""
     crops = mnist.test_images[:200].numpy()
     texts = [studio.read(crop).text for crop in crops]
     agree = np.mean([t == str(int(y)) for t, y in zip(texts, mnist.test_labels[:200], strict=True)])
-    assert agree >= 0.97
+    assert agree >= 0.98
 
 
 def hand_drawn(strokes, height=160, brush=0.07, seed=0):

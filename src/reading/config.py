@@ -11,7 +11,7 @@ from src.config import bounded
 class SegmentConfig:
     threshold: float = bounded(0.35, 0.01, 0.99)  # ink level that counts as stroke
     # A fainter stroke that continues darker ink counts too, down to this level (see
-    # `ink.stroke_ink`): a pencil's light strokes, MNIST's soft ones. 0: only `threshold`.
+    # `ink.stroke_ink`): a pencil's light strokes, a blurred scan's. 0: only `threshold`.
     faint: float = bounded(0.08, 0.0, 0.99)
     min_pixels: int = bounded(12, 1, 10_000)  # smaller marks are specks (working scale)
     speck_frac: float = bounded(0.12, 0.0, 1.0)  # marks smaller than this x line height too

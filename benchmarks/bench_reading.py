@@ -12,6 +12,7 @@ nothing may be tuned on the test writers):
 - numbers of 2-8 digits from one writer, natural spacing, jitter and slant: exact-string
   accuracy (target >= 97%) and the share read with the wrong count of digits (<= 0.5%);
 - the same with neighbours overlapping slightly (touching);
+- plain numbers turned 5-15 degrees either way (written uphill, photographed askew);
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -136,6 +137,16 @@ def as_dataset_image(drawing, fmt: str) -> np.ndarray:
     return frame.astype(np.uint8)
 
 
+def tilted(drawing, rng: np.random.Generator):
+    """A white-canvas number written uphill or downhill: turned 5-15 degrees either way,
+    as on a sketchpad without a ruled line or in a photo taken askew."""
+    angle = rng.uniform(5, 15) * rng.choice([-1, 1])
+    turned = Image.fromarray(drawing.image).rotate(
+        angle, resample=Image.BILINEAR, expand=True, fillcolor=(255, 255, 255)
+    )
+    return type(drawing)(np.asarray(turned), drawing.text, drawing.boxes)
+
+
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
     """MNIST test digits upscaled to sketch size and placed side by side (alpha ink)."""
     height = int(rng.uniform(80, 300))
@@ -179,6 +190,12 @@ def main() -> None:
         help="override SegmentConfig.faint; 0 keeps only ink above the threshold",
     )
     parser.add_argument(
+        "--level-tilt-deg",
+        type=float,
+        default=None,
+        help="override SegmentConfig.level_tilt_deg; 0 never levels a tilted line",
+    )
+    parser.add_argument(
         "--no-reject",
         action="store_true",
         help="ablation: the splitter ignores the 'not a digit' output",
@@ -198,6 +215,8 @@ def main() -> None:
         segment.line_weight = args.line_weight
     if args.faint is not None:
         segment.faint = args.faint
+    if args.level_tilt_deg is not None:
+        segment.level_tilt_deg = args.level_tilt_deg
     studio = Studio.load(args.classifier, segment=segment, line_reader_path=args.line_reader)
     if segment.line_weight == 0:
         studio.line_reader = None
@@ -263,6 +282,10 @@ def main() -> None:
     except Exception as e:  # the pen-stroke numbers still stand without MNIST
         mnist_acc = f"skipped: {e}"
 
+    # Last, so the random draws of every condition above are as they were before it.
+    tilted_numbers = [tilted(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
+    tilted_read = read_all(studio, tilted_numbers, failures, "tilted")
+
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
     by_writer_right: dict[str, list[bool]] = {}
@@ -287,6 +310,11 @@ def main() -> None:
             **numbers_read.warnings(),
         },
         "touching_numbers": {"n": args.numbers, "exact_accuracy": touching_read.accuracy},
+        "tilted_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": tilted_read.accuracy,
+            "wrong_count_share": tilted_read.warnings()["wrong_count_share"],
+        },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {
             "n": args.numbers,

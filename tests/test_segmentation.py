@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from src.reading.ink import stroke_ink
+from src.reading.line_view import line_ink
 from src.utils.segmentation import (
     DrawingError,
     SegmentConfig,
@@ -179,6 +181,34 @@ def test_a_small_picture_is_read_at_the_scale_drawings_are():
     assert enlarged.regions[0].box[1] / 3 < 6  # the bar is part of the digit
     as_given = find_digit_regions(ink, SegmentConfig(min_side=0))
     assert as_given.scale == 1.0 and as_given.regions[0].box[1] >= 9  # bar dropped
+
+
+def test_a_line_written_uphill_is_levelled_and_a_level_one_is_not():
+    """Four 1s rising 12 degrees get their line's slope; the line reader's view of them
+    is levelled column by column (every column keeps its ink), so the strip is about a
+    digit tall, not a digit plus the rise. Level 1s, or two, are left as they are."""
+    rise = np.tan(np.radians(12))
+    ones = [
+        [(60 + 70 * k, 150 - 70 * k * rise), (60 + 70 * k, 210 - 70 * k * rise)] for k in range(4)
+    ]
+    regions = find_digit_regions(ink_map(drawing(ones, size=(260, 400))), SegmentConfig()).regions
+    assert len(regions) == 4
+    assert all(abs(r.tilt + rise) < 0.03 for r in regions)  # y grows downwards: a rise < 0
+    levelled, _ = line_ink(regions, (260, 400))
+    as_drawn, _ = line_ink([replace(r, tilt=0.0) for r in regions], (260, 400))
+    rows = np.flatnonzero(levelled.max(axis=1) > 0.5)
+    assert rows[-1] - rows[0] < 75  # 60 px strokes, not 60 + the rise of 45 px
+    assert np.flatnonzero(as_drawn.max(axis=1) > 0.5).size > 100
+    assert np.allclose(levelled.sum(axis=0), as_drawn.sum(axis=0), rtol=0.02, atol=0.5)
+    level_ones = [[(60 + 70 * k, 60), (60 + 70 * k, 120)] for k in range(4)]
+    level_regions = find_digit_regions(ink_map(drawing(level_ones)), SegmentConfig()).regions
+    assert all(r.tilt == 0.0 for r in level_regions)
+    two = find_digit_regions(ink_map(drawing(ones[:2], size=(260, 400))), SegmentConfig())
+    assert all(r.tilt == 0.0 for r in two.regions)
+    off = find_digit_regions(
+        ink_map(drawing(ones, size=(260, 400))), SegmentConfig(level_tilt_deg=0)
+    )
+    assert all(r.tilt == 0.0 for r in off.regions)
 
 
 def test_too_many_marks_is_a_message_not_a_hang():

@@ -24,6 +24,8 @@ class SegmentConfig:
     # of ink: a thin stroke scanned or photographed small breaks into dashes. Used with
     # the line reader only (see `read_ink`). 0 takes the ink as it is.
     bridge_gap: float = bounded(1.5, 0.0, 10.0)
+    # A line of 3+ digits rising or falling by more than this is levelled (0: never).
+    level_tilt_deg: float = bounded(4.0, 0.0, 45.0)
     split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits
     narrowest_digit: float = bounded(0.5, 0.1, 2.0)  # width/height, bounds how many per blob
     stroke_ratio: float = bounded(0.11, 0.02, 0.4)  # target stroke width / digit height

@@ -106,7 +106,23 @@ def line_ink(regions: list[Region], shape: tuple[int, int]) -> tuple[np.ndarray,
         bx0, by0, bx1, by1 = r.box
         target = canvas[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
         np.maximum(target, r.mask[: target.shape[0], : target.shape[1]], out=target)
-    return canvas, x0
+    return level(canvas, regions[0].tilt), x0
+
+
+def level(canvas: np.ndarray, slope: float) -> np.ndarray:
+    """A line rising or falling by `slope` (dy/dx) made level by shifting each column
+    up or down: a vertical shear, so every column keeps its x and the line reader's
+    time steps still map to the drawing's columns as they are."""
+    if slope == 0.0:
+        return canvas
+    h, w = canvas.shape
+    shift = max(0.0, slope * (w - 1))
+    out_h = int(np.ceil(h + abs(slope) * (w - 1)))
+    # PIL maps each output pixel (x, y) back to the input pixel (x, y + slope * x - shift).
+    levelled = Image.fromarray(canvas).transform(
+        (w, out_h), Image.AFFINE, (1, 0, 0, slope, 1, -shift), resample=Image.BILINEAR
+    )
+    return np.asarray(levelled, np.float32)
 
 
 def strip_batch(images: list[np.ndarray]) -> torch.Tensor:

@@ -91,6 +91,17 @@ def _redrawn(mask: np.ndarray, skeleton: np.ndarray, width: float) -> np.ndarray
     return ndimage.distance_transform_edt(~skeleton) <= width / 2
 
 
+def upright(crop: np.ndarray, slope: float) -> np.ndarray:
+    """A digit's crop turned by its line's tilt (`Region.tilt`), so a number written
+    uphill is read as if written level; unchanged when the line is level."""
+    if slope == 0.0 or crop.size == 0:
+        return crop
+    turned = Image.fromarray(np.asarray(crop, np.float32)).rotate(
+        float(np.degrees(np.arctan(slope))), resample=Image.BILINEAR, expand=True
+    )
+    return np.asarray(turned, np.float32)
+
+
 def normalize_digit(crop: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """A digit's ink crop (any size) -> 28x28 float32 in [0, 1], the way MNIST was made."""
     return normalize_digits([crop], config)[0]

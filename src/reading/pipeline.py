@@ -27,7 +27,7 @@ from src.reading.fusion import (
     line_scores,
 )
 from src.reading.line_view import LineView, view_regions
-from src.reading.normalize import normalize_digits
+from src.reading.normalize import normalize_digits, upright
 from src.reading.regions import find_digit_regions
 
 Judge = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # see Studio.judge
@@ -104,7 +104,7 @@ def read_ink(
     if line_reader is not None:
         views, held = view_regions(line_reader, regions, segmentation.ink.shape)
     candidates = find_candidates(regions, config, views, held)
-    crops = [piece for c in candidates for piece, _ in c.pieces]
+    crops = [upright(piece, regions[c.region].tilt) for c in candidates for piece, _ in c.pieces]
     batch = torch.from_numpy(normalize_digits(crops, config))
     probs, single = judge(batch.unsqueeze(1))
     offsets = np.cumsum([0] + [len(c.pieces) for c in candidates])

@@ -23,6 +23,7 @@ class Region:
     box: tuple[int, int, int, int]
     mask: np.ndarray = field(repr=False)
     line: int = 0
+    tilt: float = 0.0  # slope (dy/dx) of its line, where the line rises or falls (`line_tilts`)
 
     @property
     def width(self) -> int:
@@ -92,7 +93,32 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
         regions.append(
             Region((int(x0), int(y0), int(x1), int(y1)), stroke[y0:y1, x0:x1] * inside, line)
         )
+    tilts = line_tilts(regions, config.level_tilt_deg)
+    for region in regions:
+        region.tilt = tilts.get(region.line, 0.0)
     return Segmentation(regions, scale, ink)
+
+
+def line_tilts(regions: list[Region], min_deg: float) -> dict[int, float]:
+    """Per line of three or more digits, the slope of the line through their centres,
+    where it rises or falls by more than `min_deg` degrees (a number written uphill on
+    the sketchpad, a photo taken askew); the line reader and the classifier then see
+    it levelled. Fewer digits, or a line within `min_deg` of level, give no entry:
+    digits' own ups and downs are not a tilt. `min_deg` 0 turns levelling off."""
+    tilts: dict[int, float] = {}
+    if min_deg <= 0:
+        return tilts
+    for line in {r.line for r in regions}:
+        boxes = np.array([r.box for r in regions if r.line == line], np.float64)
+        if len(boxes) < 3:
+            continue
+        xs, ys = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        if np.ptp(xs) < 1:
+            continue
+        slope = float(np.polyfit(xs, ys, 1)[0])
+        if min_deg < abs(np.degrees(np.arctan(slope))) <= 45:
+            tilts[line] = slope
+    return tilts
 
 
 def connected_marks(mask: np.ndarray, bridge_gap: float) -> tuple[np.ndarray, int]:

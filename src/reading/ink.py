@@ -197,8 +197,8 @@ def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndar
 
     Ink at or above `threshold` is stroke. With `faint` > 0, so is a fainter stroke that
     continues it (a pencil's light top of a 3, the loop of a 9 drawn with less pressure):
-    ink that is at least `threshold` of the darkest ink within a pen width around it,
-    never under `faint`, and joined to stroke ink through ink of at least `faint`. It
+    ink that is at least `threshold` times the darkest ink within a pen width around
+    it, never under `faint`, and joined to stroke ink through ink of at least `faint`. It
     comes back at `threshold`, so every later step takes it as stroke. Measuring it
     against its own neighbourhood keeps a faint stroke as wide as it was drawn, where an
     absolute lower bar would fatten every dark stroke by its soft edge too; isolated

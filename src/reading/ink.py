@@ -208,8 +208,8 @@ def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndar
     if not 0.0 < faint < threshold or not strong.any():
         return np.where(strong, ink, 0.0).astype(np.float32)
     loose = ink >= faint
-    rows, cols = np.flatnonzero(loose.any(axis=1)), np.flatnonzero(loose.any(axis=0))
-    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the work stays in here
+    x0, y0, x1, y1 = ink_box(ink, faint)  # not None: strong ink is loose too
+    box = np.s_[y0:y1, x0:x1]  # the work stays in here
     part = ink[box]
     reach = max(1, int(np.ceil(pen_width(strong[box]))))
     peak = ndimage.maximum_filter(part, size=2 * reach + 1)

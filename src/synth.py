@@ -11,6 +11,8 @@ learns exactly what it will be shown:
   by stroke templates (open- and closed-top four, nine with a straight stem);
 - **scan looks**: any of the above seen through a scanner or a phone: low resolution,
   blur, binarisation;
+- **stretched** (off by default, `stretch_share`): digits stretched to fill a square, as
+  some collections store them;
 - **not a single digit** (class 10): touching pairs, fragments, mis-cut pieces holding a
   digit and part of its neighbour, and scribbles, so the splitter can tell a right cut
   from a wrong one by recognition.
@@ -244,6 +246,19 @@ def scan_look(ink: Ink, rng: np.random.Generator) -> Ink:
     return np.asarray(Image.fromarray(small).resize(size, resample), np.float32)
 
 
+def stretched_to_square(ink: Ink, rng: np.random.Generator) -> Ink:
+    """The digit cut to its ink and stretched both ways to (nearly) a square, as some
+    collections store digits (Semeion stretches every digit to fill its 16x16 frame):
+    a one becomes a broad slanted bar, a seven's bar and a nine's loop grow wide."""
+    box = ink_box(ink)
+    if box is None:
+        return ink
+    crop = ink[box[1] : box[3], box[0] : box[2]]
+    side = max(crop.shape)
+    width = max(1, round(side * rng.uniform(0.9, 1.1)))
+    return np.asarray(Image.fromarray(crop).resize((width, side), Image.BILINEAR), np.float32)
+
+
 # --------------------------------------------------------------- not a single digit
 
 
@@ -310,12 +325,23 @@ class SynthConfig:
     not_digit: int = bounded(16000, 0, 1_000_000)  # pairs, fragments, mis-cuts, scribbles
     scan_share: float = bounded(0.25, 0.0, 1.0)  # share of every kind seen as a scan
     mnist_scans: int = bounded(4000, 0, 1_000_000)  # MNIST digits seen as a scan
+    stretch_share: float = bounded(0.0, 0.0, 1.0)  # share of digits stretched to a square
     seed: int = 0
 
 
-def _finish(ink: Ink | None, rng: np.random.Generator, scan_share: float, config: SegmentConfig):
+def _finish(
+    ink: Ink | None,
+    rng: np.random.Generator,
+    scan_share: float,
+    config: SegmentConfig,
+    stretch: np.random.Generator | None = None,
+):
+    """`ink` as a uint8 studio view, maybe stretched (when `stretch` is given) and maybe
+    seen as a scan first; None when nothing is left."""
     if ink is None or ink_box(ink) is None:
         return None
+    if stretch is not None:
+        ink = stretched_to_square(ink, stretch)
     if rng.random() < scan_share:
         ink = scan_look(ink, rng)
     digit = normalize_digit(ink, config)
@@ -334,6 +360,7 @@ class Sources:
     mnist: np.ndarray  # uint8 (N, 28, 28)
     mnist_labels: np.ndarray
     scan_share: float
+    stretch_share: float = 0.0
 
 
 @dataclass
@@ -369,6 +396,9 @@ def run_job(job: Job, sources: Sources | None = None) -> tuple[np.ndarray, np.nd
     """Make `job.count` items of one kind as uint8 studio views and their labels."""
     src = sources or _SOURCES
     rng = np.random.default_rng(job.seed)
+    # Stretching draws from its own stream, so the items it leaves alone are the same
+    # with or without it.
+    stretch_rng = np.random.default_rng([job.seed, 1])
     seg = SegmentConfig()
     images, labels = [], []
     attempts = 0
@@ -398,7 +428,10 @@ def run_job(job: Job, sources: Sources | None = None) -> tuple[np.ndarray, np.nd
             ink = sketch_ink(scribble(rng), rng)
         else:
             raise ValueError(f"unknown kind {job.kind!r}")
-        item = _finish(ink, rng, 0.0 if job.kind == "mnist_scan" else src.scan_share, seg)
+        stretch = None
+        if label != NOT_A_DIGIT and stretch_rng.random() < src.stretch_share:
+            stretch = stretch_rng
+        item = _finish(ink, rng, 0.0 if job.kind == "mnist_scan" else src.scan_share, seg, stretch)
         if item is not None:
             images.append(item)
             labels.append(label)
@@ -435,7 +468,7 @@ def build_training_set(
     if any(d.split != "train" or not d.writer.startswith("train-") for d in pen):
         raise ValueError("pendigits test writers are for evaluation only, never for training")
     sources = Sources([(d.label, d.strokes) for d in pen], mnist_images, mnist_labels,
-                      config.scan_share)  # fmt: skip
+                      config.scan_share, config.stretch_share)  # fmt: skip
     jobs = plan_jobs(len(sources.pen), config)
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers > 1:

@@ -22,6 +22,7 @@ from src.synth import (
     scan_look,
     side_by_side,
     sketch_ink,
+    stretched_to_square,
 )
 
 RING = [[(0.5 + 0.4 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0, 6.4, 30)]]
@@ -66,6 +67,21 @@ def test_jobs_are_deterministic_in_their_seed():
     b = run_job(Job("crossed_seven", 4, seed=3), tiny_sources())
     c = run_job(Job("crossed_seven", 4, seed=4), tiny_sources())
     assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+
+
+def test_stretching_fills_a_square_and_leaves_other_items_as_they_were():
+    bar = sketch_ink(BAR, np.random.default_rng(0), height=60, brush_frac=0.12)
+    x0, y0, x1, y1 = ink_box(stretched_to_square(bar, np.random.default_rng(1)))
+    assert 0.85 <= (x1 - x0) / (y1 - y0) <= 1.15  # a narrow one now fills its square
+    plain, stretched = tiny_sources(), tiny_sources()
+    stretched.stretch_share = 0.5
+    a, labels_a = run_job(Job("pen", 12, seed=3), plain)
+    b, labels_b = run_job(Job("pen", 12, seed=3), stretched)
+    same = (a == b).all(axis=(1, 2))
+    assert (labels_a == labels_b).all() and 0 < same.sum() < len(same)
+    ones = labels_a == 1  # a stretched one is far wider than the plain one
+    widths = [(img.max(0) > 50).sum() for img in (a[ones & ~same][0], b[ones & ~same][0])]
+    assert widths[1] > 2 * widths[0]
 
 
 def test_slashed_zero_adds_a_stroke_across_the_ring():

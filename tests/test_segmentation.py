@@ -183,6 +183,20 @@ def test_a_small_picture_is_read_at_the_scale_drawings_are():
     assert as_given.scale == 1.0 and as_given.regions[0].box[1] >= 9  # bar dropped
 
 
+def test_a_small_binarised_picture_bridges_a_break_of_three_pixels():
+    """A thin 4 stored at 16x16 and binarised, its bar broken for three pixels: two tall
+    halves side by side, which read as "11" unless the break is bridged. Enlarged
+    pictures bridge twice as far (`bridge_small`); a drawing's gaps stay as they were."""
+    four = np.zeros((16, 16), np.uint8)
+    four[2:11, 3] = four[10, 3:6] = 255  # the left stroke and the start of the bar
+    four[10, 9:13] = four[3:15, 11] = 255  # the bar's end and the stem
+    assert len(find_digit_regions(ink_map(four), SegmentConfig()).regions) == 1
+    unbridged = find_digit_regions(ink_map(four), SegmentConfig(bridge_small=1.0)).regions
+    assert len(unbridged) == 2
+    big = np.asarray(Image.fromarray(four).resize((160, 160), Image.NEAREST))
+    assert len(find_digit_regions(ink_map(big), SegmentConfig()).regions) == 2
+
+
 def test_a_line_written_uphill_is_levelled_and_a_level_one_is_not():
     """Four 1s rising 12 degrees get their line's slope; the line reader's view of them
     is levelled column by column (every column keeps its ink), so the strip is about a

@@ -24,6 +24,10 @@ class SegmentConfig:
     # of ink: a thin stroke scanned or photographed small breaks into dashes. Used with
     # the line reader only (see `read_ink`). 0 takes the ink as it is.
     bridge_gap: float = bounded(1.5, 0.0, 10.0)
+    # ... and this many times as far in a picture enlarged to `min_side` (a 16x16 scan
+    # binarised): its pixels are coarse, and a break of a few of them is the
+    # sampling's, not the writer's. 1: the same reach as any drawing.
+    bridge_small: float = bounded(2.0, 1.0, 10.0)
     # A line of 3+ digits rising or falling by more than this is levelled (0: never).
     level_tilt_deg: float = bounded(4.0, 0.0, 45.0)
     split_aspect: float = bounded(1.15, 0.5, 10.0)  # width/height above which we try splits

@@ -64,7 +64,8 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     ink, scale = to_working_scale(ink, config.max_side, config.min_side)
     stroke = stroke_ink(ink, config.threshold, config.faint)
     mask = stroke > 0
-    labels, count = connected_marks(mask, config.bridge_gap)
+    reach_factor = config.bridge_small if scale > 1 else 1.0
+    labels, count = connected_marks(mask, config.bridge_gap, reach_factor)
     if count == 0:
         return Segmentation([], scale, ink)
     slices = ndimage.find_objects(labels)
@@ -121,11 +122,14 @@ def line_tilts(regions: list[Region], min_deg: float) -> dict[int, float]:
     return tilts
 
 
-def connected_marks(mask: np.ndarray, bridge_gap: float) -> tuple[np.ndarray, int]:
+def connected_marks(
+    mask: np.ndarray, bridge_gap: float, reach_factor: float = 1.0
+) -> tuple[np.ndarray, int]:
     """Connected components of the ink (labels 1..count on ink pixels, 0 elsewhere),
     marks less than `bridge_gap` pen widths apart counted as one. A thin pen scanned or
     photographed small comes out as dots and dashes, and every dash would otherwise be
-    read as a digit; gaps between written digits are wider than that."""
+    read as a digit; gaps between written digits are wider than that. `reach_factor`
+    widens both limits below (for pictures enlarged from a few pixels)."""
     eight = np.ones((3, 3), bool)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
@@ -135,7 +139,8 @@ def connected_marks(mask: np.ndarray, bridge_gap: float) -> tuple[np.ndarray, in
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     # ... and never more than a small share of the ink's height: a fat pen's gaps
     # between digits can be under two pen widths.
-    reach = round(min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1)))
+    limit = min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1))
+    reach = round(reach_factor * limit)
     if reach < 1:
         return ndimage.label(mask, structure=eight)
     # Grown by a square: a max filter is separable, its cost does not grow with the pen.

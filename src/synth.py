@@ -326,6 +326,7 @@ class SynthConfig:
     scan_share: float = bounded(0.25, 0.0, 1.0)  # share of every kind seen as a scan
     mnist_scans: int = bounded(4000, 0, 1_000_000)  # MNIST digits seen as a scan
     stretch_share: float = bounded(0.0, 0.0, 1.0)  # share of digits stretched to a square
+    fat_pens: float = bounded(0.0, 0.0, 1.0)  # share of pen drawings made with a marker
     seed: int = 0
 
 
@@ -361,6 +362,7 @@ class Sources:
     mnist_labels: np.ndarray
     scan_share: float
     stretch_share: float = 0.0
+    fat_pens: float = 0.0
 
 
 @dataclass
@@ -396,9 +398,9 @@ def run_job(job: Job, sources: Sources | None = None) -> tuple[np.ndarray, np.nd
     """Make `job.count` items of one kind as uint8 studio views and their labels."""
     src = sources or _SOURCES
     rng = np.random.default_rng(job.seed)
-    # Stretching draws from its own stream, so the items it leaves alone are the same
-    # with or without it.
-    stretch_rng = np.random.default_rng([job.seed, 1])
+    # Optional looks (a marker, a stretch) draw from their own stream, so the items they
+    # leave alone are the same with or without them.
+    look_rng = np.random.default_rng([job.seed, 1])
     seg = SegmentConfig()
     images, labels = [], []
     attempts = 0
@@ -407,7 +409,9 @@ def run_job(job: Job, sources: Sources | None = None) -> tuple[np.ndarray, np.nd
         label, ink = NOT_A_DIGIT, None
         if job.kind == "pen":
             label, strokes = src.pen[(job.first + len(images)) % len(src.pen)]
-            ink = _pen_ink(strokes, rng)
+            # A marker 14-30% of the digit's height: a sketchpad brush on small writing.
+            marker = look_rng.uniform(0.14, 0.3) if look_rng.random() < src.fat_pens else None
+            ink = sketch_ink(strokes, rng, **({"brush_frac": marker} if marker else {}))
         elif job.kind == "mnist_scan":
             i = int(rng.integers(len(src.mnist)))
             label, ink = int(src.mnist_labels[i]), scan_look(mnist_ink(src.mnist[i]), rng)
@@ -429,8 +433,8 @@ def run_job(job: Job, sources: Sources | None = None) -> tuple[np.ndarray, np.nd
         else:
             raise ValueError(f"unknown kind {job.kind!r}")
         stretch = None
-        if label != NOT_A_DIGIT and stretch_rng.random() < src.stretch_share:
-            stretch = stretch_rng
+        if label != NOT_A_DIGIT and look_rng.random() < src.stretch_share:
+            stretch = look_rng
         item = _finish(ink, rng, 0.0 if job.kind == "mnist_scan" else src.scan_share, seg, stretch)
         if item is not None:
             images.append(item)
@@ -468,7 +472,7 @@ def build_training_set(
     if any(d.split != "train" or not d.writer.startswith("train-") for d in pen):
         raise ValueError("pendigits test writers are for evaluation only, never for training")
     sources = Sources([(d.label, d.strokes) for d in pen], mnist_images, mnist_labels,
-                      config.scan_share, config.stretch_share)  # fmt: skip
+                      config.scan_share, config.stretch_share, config.fat_pens)  # fmt: skip
     jobs = plan_jobs(len(sources.pen), config)
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers > 1:

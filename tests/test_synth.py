@@ -84,6 +84,16 @@ def test_stretching_fills_a_square_and_leaves_other_items_as_they_were():
     assert widths[1] > 2 * widths[0]
 
 
+def test_fat_pens_draw_pen_digits_with_a_marker():
+    plain, marker = tiny_sources(), tiny_sources()
+    marker.fat_pens = 1.0
+    a, labels_a = run_job(Job("pen", 9, seed=2), plain)
+    b, labels_b = run_job(Job("pen", 9, seed=2), marker)
+    assert (labels_a == labels_b).all()
+    # Redrawn or kept, a marker's digit covers more of its frame than the usual pens'.
+    assert (b > 127).sum() > 1.3 * (a > 127).sum()
+
+
 def test_slashed_zero_adds_a_stroke_across_the_ring():
     rng = np.random.default_rng(0)
     ring = sketch_ink(RING, rng, height=120, brush_frac=0.06)

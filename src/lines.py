@@ -39,6 +39,7 @@ class LineDataConfig:
     touching_share: float = bounded(0.4, 0.0, 1.0)  # lines whose neighbours overlap
     style_share: float = bounded(0.15, 0.0, 1.0)  # MNIST digits given a style edit
     scan_share: float = bounded(0.2, 0.0, 1.0)
+    fat_pens: float = bounded(0.0, 0.0, 1.0)  # pen lines drawn with a marker (14-30%)
     max_width: int = bounded(384, 64, 4096)  # strip width lines are padded to
     seed: int = 0
 
@@ -52,12 +53,20 @@ def _gap_range(rng: np.random.Generator, touching_share: float) -> tuple[float, 
     return lo, lo + rng.uniform(0.05, 0.4)
 
 
-def pen_line(digits: Sequence[PenDigit], rng: np.random.Generator, touching_share: float):
+def pen_line(
+    digits: Sequence[PenDigit],
+    rng: np.random.Generator,
+    touching_share: float,
+    fat_pens: float = 0.0,
+):
+    height, brush = rng.uniform(28, 90), rng.uniform(0.03, 0.14)
+    if fat_pens and rng.random() < fat_pens:  # drawn only then: other lines stay as they were
+        brush = rng.uniform(0.14, 0.3)  # a sketchpad brush on small writing
     drawing = render_number(
         digits,
         rng,
-        height=rng.uniform(28, 90),
-        brush_frac=rng.uniform(0.03, 0.14),
+        height=height,
+        brush_frac=brush,
         gap_frac=_gap_range(rng, touching_share),
         slant_deg=12.0,
         margin_frac=0.1,
@@ -118,7 +127,8 @@ def make_lines(
         if writers and rng.random() < config.pen_share:
             digits = sources.pen_writers[writers[rng.integers(len(writers))]]
             chosen = [digits[k] for k in rng.choice(len(digits), n)]
-            ink, text = pen_line(chosen, rng, config.touching_share), [d.label for d in chosen]
+            ink = pen_line(chosen, rng, config.touching_share, config.fat_pens)
+            text = [d.label for d in chosen]
         else:
             idx = rng.choice(len(sources.mnist), n)
             ink = mnist_line(sources.mnist[idx], sources.mnist_labels[idx], rng, config)

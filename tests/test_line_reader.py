@@ -110,6 +110,18 @@ def test_training_lines_are_deterministic_and_labelled():
     assert (widths % STRIDE == 0).all() and (widths <= 384).all()
 
 
+def test_fat_pens_draw_pen_lines_with_a_marker():
+    pen = [PenDigit(d, "train-w01", "train", [[[0, 0], [30, 0], [0, 100]]]) for d in range(10)]
+    plain = LineDataConfig(pen_share=1.0, scan_share=0.0)
+    fat = LineDataConfig(pen_share=1.0, scan_share=0.0, fat_pens=1.0)
+
+    def ink_per_digit(config: LineDataConfig) -> float:
+        strips, _, texts = build_lines(pen, squares(10), np.arange(10), 40, config, 1, workers=1)
+        return (strips > 127).sum() / sum(len(t) for t in texts)
+
+    assert ink_per_digit(fat) > 1.3 * ink_per_digit(plain)
+
+
 def bars_and_boxes(n: int = 64, seed: int = 0):
     """Lines of two fake 'digits' (a bar is 1, a box is 0), as a LineSet."""
     from src.training.line_reader import LineSet

@@ -11,8 +11,9 @@ learns exactly what it will be shown:
   by stroke templates (open- and closed-top four, nine with a straight stem);
 - **scan looks**: any of the above seen through a scanner or a phone: low resolution,
   blur, binarisation;
-- **stretched** (off by default, `stretch_share`): digits stretched to fill a square, as
-  some collections store them;
+- **stretched** and **marker** looks (off by default: `stretch_share`, `fat_pens`):
+  digits stretched to fill a square, as some collections store them, and pen digits
+  drawn with a brush 14-30% of their height;
 - **not a single digit** (class 10): touching pairs, fragments, mis-cut pieces holding a
   digit and part of its neighbour, and scribbles, so the splitter can tell a right cut
   from a wrong one by recognition.

@@ -13,6 +13,8 @@ nothing may be tuned on the test writers):
   accuracy (target >= 97%) and the share read with the wrong count of digits (<= 0.5%);
 - the same with neighbours overlapping slightly (touching);
 - plain numbers turned 5-15 degrees either way (written uphill, photographed askew);
+- plain numbers drawn with a marker, a brush 16-30% of the digit height (a sketchpad
+  brush on small writing);
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -234,14 +236,17 @@ def main() -> None:
         singles = [pen[i] for i in rng.choice(len(pen), args.singles, replace=False)]
     single_drawings = [render_number([d], rng, transparent=bool(rng.integers(2))) for d in singles]
 
-    def numbers(gap: tuple[float, float], transparent: bool | None = None):
+    def numbers(gap: tuple[float, float], transparent: bool | None = None, marker=False):
         drawings = []
         names = sorted(writers)
         for _ in range(args.numbers):
             digits = writers[names[rng.integers(len(names))]]
             chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
             on_alpha = bool(rng.integers(2)) if transparent is None else transparent
-            drawings.append(render_number(chosen, rng, gap_frac=gap, transparent=on_alpha))
+            brush = rng.uniform(0.16, 0.3) if marker else None
+            drawings.append(
+                render_number(chosen, rng, gap_frac=gap, transparent=on_alpha, brush_frac=brush)
+            )
         return drawings
 
     failures: list = []
@@ -285,6 +290,7 @@ def main() -> None:
     # Last, so the random draws of every condition above are as they were before it.
     tilted_numbers = [tilted(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
     tilted_read = read_all(studio, tilted_numbers, failures, "tilted")
+    marker_read = read_all(studio, numbers((0.15, 0.45), marker=True), failures, "marker")
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -314,6 +320,11 @@ def main() -> None:
             "n": args.numbers,
             "exact_accuracy": tilted_read.accuracy,
             "wrong_count_share": tilted_read.warnings()["wrong_count_share"],
+        },
+        "marker_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": marker_read.accuracy,
+            "wrong_count_share": marker_read.warnings()["wrong_count_share"],
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

@@ -8,7 +8,7 @@ from PIL import Image
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.models.vae import ConvVAE, VAEConfig
 from src.studio import Studio
-from src.ui import EMPTY_HINT, analyze_drawing, read_api, summary_html
+from src.ui import EMPTY_HINT, THICK_HINT, analyze_drawing, read_api, summary_html
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +20,11 @@ def studio():
     return Studio(classifier, vae)
 
 
-def strokes_layer(h=300, w=900):
+def strokes_layer(h=300, w=900, pen=16):
     """An RGBA layer with three vertical bars drawn in dark ink on transparency."""
     layer = np.zeros((h, w, 4), np.uint8)
     for x in (150, 450, 750):
-        layer[60:240, x - 8 : x + 8] = (17, 17, 17, 255)
+        layer[60:240, x - pen // 2 : x + pen // 2] = (17, 17, 17, 255)
     return layer
 
 
@@ -43,6 +43,18 @@ def test_rgba_layers_are_read(studio):
     assert image.shape == (112, 112, 3) and caption.startswith("#1 → ")
     assert variations[0][0].shape[:2] == (56, 3 * 56 + 2 * 2)  # one row of 3 tiles of 56 px
     assert morph is not None and morph.shape[0] == 56
+
+
+def test_a_brush_thick_for_the_digits_size_gets_advice(studio):
+    """Bars 48 px wide and 180 tall (a fifth of the height, where loops fill) get the
+    hint; 16 px wide do not; nor does the fat drawing uploaded as a picture, since a
+    dataset's bold digits read fine."""
+    fat = strokes_layer(pen=48)
+    advice = 'id="dis-advice"'
+    assert advice in analyze_drawing(studio, sketchpad([fat]), n_variations=0)[0]
+    assert THICK_HINT.split(",")[0] in analyze_drawing(studio, sketchpad([fat]), n_variations=0)[0]
+    assert advice not in analyze_drawing(studio, sketchpad([strokes_layer()]), n_variations=0)[0]
+    assert advice not in analyze_drawing(studio, fat, n_variations=0)[0]
 
 
 def test_composite_only_and_white_background(studio):

@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from src.models.style_vae import StyleVAE
 from src.reading.config import SegmentConfig
-from src.reading.ink import pen_width
+from src.reading.ink import box_pen_widths
 from src.reading.normalize import thin_each
 from src.reading.pipeline import Reading
 
@@ -149,8 +149,9 @@ def measure_hand(
         if la == lb
     ]
     gap = float(np.clip(np.median(gaps), -0.1, 1.0)) if gaps else 0.25
-    masks = [ink[y0:y1, x0:x1] >= INK_LEVEL for x0, y0, x1, y1 in boxes]
-    pen = float(np.median([pen_width(m) for m in masks if m.any()] or [height * 0.1]))
+    widths = box_pen_widths(ink, boxes, INK_LEVEL)
+    widths = widths[~np.isnan(widths)]
+    pen = float(np.median(widths)) if len(widths) else height * 0.1
     # A photo's digits can be thousands of pixels tall: write at most MAX_HEIGHT, the
     # pen scaled alike, so a huge drawing cannot make a huge (slow) picture.
     shrink = min(1.0, MAX_HEIGHT / height)

@@ -26,7 +26,7 @@ from src.models.classifier import DigitClassifier, load_classifier
 from src.models.line_reader import LineReader, load_line_reader
 from src.models.style_vae import StyleVAE, load_style_vae
 from src.reading.config import SegmentConfig
-from src.reading.ink import DrawingError, ink_map
+from src.reading.ink import DrawingError, box_pen_widths, ink_map
 from src.reading.line_view import strip_batch
 from src.reading.pipeline import UNCERTAIN_BELOW, DigitReading, Reading, read_ink
 from src.report import report_html, write_report
@@ -60,6 +60,9 @@ class Analysis:
     morph: np.ndarray | None  # interpolation strip between two digits, when asked
     method: str
     timings_ms: dict[str, float]
+    # Stroke width over digit height, the median over the digits read (0: none read):
+    # how fat the pen is for the writing (see `ui.thick_pen_hint`).
+    pen_ratio: float = 0.0
 
 
 class Studio:
@@ -148,6 +151,7 @@ class Studio:
         reading = self.read_ink(ink)
         timings["read"] = _lap(clock)
         annotated = annotate(ink, reading)
+        pen_ratio = pen_for_size(ink, reading, self.segment.threshold)
         crops = reading.crops
         heatmaps: list[np.ndarray] = []
         variations: list[np.ndarray] = []
@@ -177,7 +181,9 @@ class Studio:
                     path = self.vae.interpolate(crops[morph[0]], crops[morph[1]], morph_steps)
                     morph_strip = tile_grid(digit_tiles(path.cpu(), size=tile // 2), gap=2)
                 timings["imagine"] = _lap(clock)
-        return Analysis(reading, annotated, heatmaps, variations, morph_strip, method, timings)
+        return Analysis(
+            reading, annotated, heatmaps, variations, morph_strip, method, timings, pen_ratio
+        )
 
     @property
     def model_cards(self) -> dict[str, dict]:
@@ -263,6 +269,15 @@ BOX_COLOURS = [
     (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
     (70, 200, 200), (240, 50, 230), (128, 128, 0), (0, 128, 128), (170, 110, 40),
 ]  # fmt: skip
+
+
+def pen_for_size(ink: np.ndarray, reading: Reading, level: float) -> float:
+    """Median over the digits read of their stroke width over their height (0 if none)."""
+    boxes = [d.box for d in reading.digits]
+    widths = box_pen_widths(ink, boxes, level)
+    ratios = widths / np.array([max(1, b[3] - b[1]) for b in boxes], np.float64)
+    ratios = ratios[~np.isnan(ratios)]
+    return float(np.median(ratios)) if len(ratios) else 0.0
 
 
 def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarray:

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from src.reading.config import SegmentConfig
-from src.reading.ink import DrawingError, ink_map, pen_width
+from src.reading.ink import DrawingError
 from src.report import report_html, write_report
 from src.studio import Analysis, Reading, RestyleError, Studio
 
@@ -76,22 +75,12 @@ def summary_html(reading: Reading, message: str = "", advice: str = "") -> str:
     )
 
 
-def thick_pen_hint(image: Any, reading: Reading) -> str:
+def thick_pen_hint(image: Any, analysis: Analysis) -> str:
     """`THICK_HINT` when a sketchpad drawing's strokes are wide for its digits' height
-    (median over the digits), else "". Uploads are left alone: a dataset's 28x28 digit
-    is often that bold (a fifth of MNIST's test digits) and reads fine."""
-    if not isinstance(image, dict) or not reading.digits:
-        return ""
-    try:
-        ink = ink_map(image) >= SegmentConfig().threshold
-        ratios = [
-            pen_width(ink[y0:y1, x0:x1]) / max(1, y1 - y0) for x0, y0, x1, y1 in
-            (d.box for d in reading.digits)
-        ]  # fmt: skip
-    except Exception:  # noqa: BLE001 - advice is optional: the reading stands without it
-        log.exception("measuring the pen failed")
-        return ""
-    return THICK_HINT if float(np.median(ratios)) > THICK_PEN else ""
+    (`Analysis.pen_ratio`), else "". Uploads are left alone: a dataset's 28x28 digit is
+    often that bold (a fifth of MNIST's test digits) and reads fine."""
+    sketched = isinstance(image, dict)
+    return THICK_HINT if sketched and analysis.pen_ratio > THICK_PEN else ""
 
 
 def _captions(analysis: Analysis) -> list[str]:
@@ -140,7 +129,7 @@ def analyze_drawing(
     except Exception:
         log.exception("report failed")
         report = None
-    summary = summary_html(reading, advice=thick_pen_hint(image, reading))
+    summary = summary_html(reading, advice=thick_pen_hint(image, analysis))
     return (summary, analysis.annotated, heatmaps, variations, analysis.morph, report)
 
 

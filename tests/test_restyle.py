@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from src.models.style_vae import StyleVAE, StyleVAEConfig
-from src.restyle import Hand, RestyleError, check_text, measure_hand, pen_width, write_number
+from src.reading.ink import pen_width
+from src.restyle import Hand, RestyleError, check_text, measure_hand, write_number
 
 
 @pytest.fixture(scope="module")

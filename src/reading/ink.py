@@ -223,6 +223,15 @@ def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndar
     return out
 
 
+def box_pen_widths(
+    ink: np.ndarray, boxes: list[tuple[int, int, int, int]], level: float
+) -> np.ndarray:
+    """The pen width (see `pen_width`) of the ink at or above `level` in each box
+    (x0, y0, x1, y1) of `ink`; NaN for a box with no such ink."""
+    masks = [ink[y0:y1, x0:x1] >= level for x0, y0, x1, y1 in boxes]
+    return np.array([pen_width(m) if m.any() else np.nan for m in masks], np.float64)
+
+
 def pen_width(mask: np.ndarray) -> float:
     """Mean stroke width of a binary mask: its area over half its outline (a stroke of
     length L and width w has area L*w and an outline of about 2L)."""

@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         title="Classifier training",
     )
     print(
-        f"best epoch {log.best.epoch}: val acc {val_acc:.4f}, pen val acc {pen_val_acc:.4f}, "
-        f"test acc {test_acc:.4f} "
+        f"best epoch {log.best.epoch}: val acc {val_acc:.4f}, "
+        + (f"pen val acc {pen_val_acc:.4f}, " if len(data.pen_val_labels) else "")
+        + f"test acc {test_acc:.4f} "
         f"({studio_acc:.4f} as the studio sees them), "
         f"T={temperature:.3f}, {metrics['train_seconds']:.1f}s training -> "
         f"{config.output.checkpoint}"

@@ -42,10 +42,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from writers import check_unseen, pen_digits  # noqa: E402
+
 from src.reading.config import SegmentConfig  # noqa: E402
-from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
+from src.strokes import by_writer, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
-from src.training.classifier import DataConfig, split_pen_writers  # noqa: E402
 
 
 @dataclass
@@ -219,16 +220,16 @@ def main() -> None:
         segment.faint = args.faint
     if args.level_tilt_deg is not None:
         segment.level_tilt_deg = args.level_tilt_deg
+    check_unseen(args.writers, args.classifier, "classifier", "classifier.pth")
+    if segment.line_weight != 0:
+        check_unseen(args.writers, args.line_reader, "line_reader", "line_reader.pth")
     studio = Studio.load(args.classifier, segment=segment, line_reader_path=args.line_reader)
     if segment.line_weight == 0:
         studio.line_reader = None
     if args.no_reject:
         judge = studio.judge
         studio.judge = lambda digits: (judge(digits)[0], torch.ones(len(digits)))
-    if args.writers == "test":
-        pen = [d for d in load_pendigits() if d.split == "test"]
-    else:  # the same held-out train writers as training's default data config
-        pen = split_pen_writers(load_pendigits(), DataConfig().pen_val_writers, 0)[1]
+    pen = pen_digits(args.writers)
     writers = by_writer(pen)
 
     singles = pen

@@ -49,6 +49,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import time_calls  # noqa: E402
+from writers import check_unseen, pen_digits  # noqa: E402
 
 from src import restyle  # noqa: E402
 from src.reading.ink import ink_map  # noqa: E402
@@ -61,9 +62,8 @@ from src.restyle import (  # noqa: E402
     write_digits,
     write_number,
 )
-from src.strokes import by_writer, load_pendigits, render_number  # noqa: E402
+from src.strokes import by_writer, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
-from src.training.classifier import split_pen_writers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "assets" / "examples" / "314159.png"
@@ -268,11 +268,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     # Its own stream, so the faithfulness sample is the same with or without --skip-legible.
     faithful_rng = np.random.default_rng([args.seed, 1])
+    check_unseen(args.writers, None, "classifier", "classifier.pth")
+    check_unseen(args.writers, None, "line_reader", "line_reader.pth")
+    check_unseen(args.writers, args.style_vae, "style_vae", "style_vae.pth")
     studio = Studio.load(style_vae_path=args.style_vae)
-    if args.writers == "test":
-        writers = by_writer([d for d in load_pendigits() if d.split == "test"])
-    else:  # the same held-out train writers as training's default data config
-        writers = by_writer(split_pen_writers(load_pendigits(), 4, 0)[1])
+    writers = by_writer(pen_digits(args.writers))
     names = sorted(writers)
 
     right, digits_right, digits_total, failures = 0, 0, 0, []

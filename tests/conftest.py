@@ -39,6 +39,14 @@ def mnist_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pen_digits():
+    from src.strokes import load_pendigits, pendigits_path
+
+    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
+    return load_pendigits()
+
+
+@pytest.fixture(scope="session")
 def mnist(mnist_root):
     from src.data import load_mnist
 

@@ -7,8 +7,14 @@ from src.checkpoint import load_checkpoint
 from src.data import to_float
 from src.models.classifier import load_classifier
 from src.models.vae import load_vae
-from src.studio import DEFAULT_CLASSIFIER, DEFAULT_VAE
-from src.training.classifier import accuracy_and_loss, predict_logits, studio_view_accuracy
+from src.studio import DEFAULT_CLASSIFIER, DEFAULT_VAE, ROOT
+from src.training.classifier import (
+    accuracy_and_loss,
+    held_out_writers,
+    predict_logits,
+    split_pen_writers,
+    studio_view_accuracy,
+)
 from src.training.vae import neg_elbo
 
 pytestmark = pytest.mark.integration
@@ -40,6 +46,20 @@ def test_shipped_classifier_is_calibrated(mnist):
     model = load_classifier(DEFAULT_CLASSIFIER, "cpu")
     probs = torch.softmax(predict_logits(model, mnist.test_images) / model.temperature, 1)
     assert expected_calibration_error(probs, mnist.test_labels) < 0.01
+
+
+def test_shipped_models_never_saw_the_tuning_writers(pen_digits):
+    """Settings are tried on 4 pen train writers (`--writers val`): every shipped model
+    that learns from pen writing must have held them out."""
+    tuning = {d.writer for d in split_pen_writers(pen_digits, 4, 0)[1]}
+    assert len(tuning) == 4
+    for name, kind in (
+        ("classifier.pth", "classifier"),
+        ("line_reader.pth", "line_reader"),
+        ("style_vae.pth", "style_vae"),
+    ):
+        config = load_checkpoint(ROOT / "checkpoints" / name, kind)["train_config"]
+        assert tuning <= held_out_writers(config, pen_digits), name
 
 
 def test_shipped_vae_matches_its_recorded_metric(mnist):

@@ -137,17 +137,9 @@ def test_plan_covers_every_kind_with_its_counts():
 # ------------------------------------------------------------------ real data
 
 
-@pytest.fixture(scope="module")
-def pen_digits():
-    from src.strokes import load_pendigits, pendigits_path
-    from tests.conftest import need
-
-    need(pendigits_path().exists(), f"pen-stroke digits at {pendigits_path()}")
-    return load_pendigits()
-
-
 @pytest.mark.integration
-def test_training_data_holds_only_pen_train_writers(pen_digits, monkeypatch, tmp_path):
+@pytest.mark.parametrize("held_out", [0, 4])  # none (every train writer learnt) or the default 4
+def test_training_data_holds_only_pen_train_writers(held_out, pen_digits, monkeypatch, tmp_path):
     import src.training.classifier as training
     from src.data import MNISTSplits
     from src.training.classifier import ClassifierRunConfig, prepare_training_data
@@ -162,8 +154,10 @@ def test_training_data_holds_only_pen_train_writers(pen_digits, monkeypatch, tmp
     tiny = torch.zeros(10, 28, 28, dtype=torch.uint8), torch.arange(10)
     config = ClassifierRunConfig()
     config.data.studio_view, config.data.cache = 0.0, str(tmp_path)
+    config.data.pen_val_writers = held_out
     data = prepare_training_data(config, MNISTSplits(*tiny, *tiny, *tiny), pen_digits)
-    train, val = given
+    train, val = given if held_out else (given[0], [])
+    assert len(data.pen_val_labels) == (1 if held_out else 0)  # what the spy drew
     assert len(train) + len(val) == sum(d.split == "train" for d in pen_digits)
     for digit in train + val:
         assert digit.split == "train" and digit.writer.startswith("train-")

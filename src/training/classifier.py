@@ -104,11 +104,11 @@ def predict_logits(
     device = next(model.parameters()).device
     chunks = []
     with eval_mode(model):
-        for start in range(0, len(images), batch_size):
+        for start in range(0, max(len(images), 1), batch_size):  # no images: (0, outputs)
             x = images[start : start + batch_size]
             x = to_float(x) if x.dtype == torch.uint8 else x
             chunks.append(model(x.to(device)).cpu())
-    return torch.cat(chunks) if chunks else torch.empty(0, 10)
+    return torch.cat(chunks)
 
 
 def accuracy_and_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
@@ -152,6 +152,14 @@ def split_pen_writers(
     return [d for d in pen if d.writer not in held_out], [d for d in pen if d.writer in held_out]
 
 
+def held_out_writers(train_config: dict, pen: list[PenDigit]) -> set[str]:
+    """The pen train writers a checkpoint's training kept out, by its recorded `data`
+    settings (every script splits writers with `split_pen_writers`)."""
+    data = train_config.get("data", {})
+    held = split_pen_writers(pen, data.get("pen_val_writers", 0), data.get("split_seed", 0))[1]
+    return {d.writer for d in held}
+
+
 def prepare_training_data(
     config: ClassifierRunConfig, splits: MNISTSplits, pen: list[PenDigit] | None = None
 ) -> TrainingData:
@@ -175,6 +183,8 @@ def prepare_training_data(
         return torch.from_numpy(x), torch.from_numpy(y)
 
     def build_val() -> tuple[torch.Tensor, torch.Tensor]:
+        if not val_pen:  # data.pen_val_writers = 0: every train writer is trained on
+            return empty
         one_drawing = SynthConfig(pen_renders=1, styled=0, not_digit=0, scan_share=0.0,
                                   mnist_scans=0, seed=config.synth.seed + 1)  # fmt: skip
         x, y = build_training_set(val_pen, images[:0], labels[:0], one_drawing)

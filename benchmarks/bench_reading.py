@@ -15,6 +15,8 @@ nothing may be tuned on the test writers):
 - plain numbers turned 5-15 degrees either way (written uphill, photographed askew);
 - plain numbers drawn with a marker, a brush 16-30% of the digit height (a sketchpad
   brush on small writing);
+- numbers with a minus sign, a decimal point, thousands commas or a dash in them: the
+  digits must be read and the punctuation not;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -150,6 +152,41 @@ def tilted(drawing, rng: np.random.Generator):
     return type(drawing)(np.asarray(turned), drawing.text, drawing.boxes)
 
 
+def punctuated(digits, rng: np.random.Generator) -> tuple[object, str]:
+    """A number with what people write in one besides digits: a minus sign before it,
+    a decimal point, thousands commas, or a dash inside it (555-0199, 2025-12-01), drawn
+    with the number's brush. Returns the drawing (its text: the digits) and the kind."""
+    kind = str(rng.choice(["minus", "point", "commas", "dash"]))
+    if kind == "commas" and len(digits) < 4:
+        kind = "point"
+    brush = rng.uniform(0.03, 0.12)
+    drawing = render_number(digits, rng, gap_frac=(0.35, 0.6), brush_frac=brush,
+                            transparent=False, margin_frac=1.0)  # fmt: skip
+    image = Image.fromarray(drawing.image).convert("L")
+    pen = ImageDraw.Draw(image)
+    boxes = np.array(drawing.boxes, float)
+    height = float(np.median(boxes[:, 3] - boxes[:, 1]))
+    foot, middle = float(np.median(boxes[:, 3])), float(np.median(boxes[:, [1, 3]].mean(1)))
+    width = max(1, round(brush * height))
+    gaps = [(boxes[j - 1, 2] + boxes[j, 0]) / 2 for j in range(1, len(boxes))]
+    if kind == "minus":
+        left = boxes[0, 0] - rng.uniform(0.7, 0.85) * height
+        pen.line([(left, middle), (left + rng.uniform(0.25, 0.4) * height, middle)], 0, width)
+    elif kind == "dash":
+        j = int(rng.integers(1, len(boxes)))
+        half = 0.3 * (boxes[j, 0] - boxes[j - 1, 2])
+        pen.line([(gaps[j - 1] - half, middle), (gaps[j - 1] + half, middle)], 0, width)
+    elif kind == "point":
+        x, r = gaps[int(rng.integers(len(gaps)))], 0.65 * max(width, 0.05 * height)
+        pen.ellipse((x - r, foot - 2 * r, x + r, foot), fill=0)
+    else:
+        for j in range(len(digits) - 3, 0, -3):
+            x = gaps[j - 1]
+            pen.line([(x + 0.03 * height, foot - 0.05 * height),
+                      (x - 0.05 * height, foot + 0.2 * height)], 0, width)  # fmt: skip
+    return type(drawing)(np.asarray(image), drawing.text, drawing.boxes), kind
+
+
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
     """MNIST test digits upscaled to sketch size and placed side by side (alpha ink)."""
     height = int(rng.uniform(80, 300))
@@ -199,6 +236,11 @@ def main() -> None:
         help="override SegmentConfig.level_tilt_deg; 0 never levels a tilted line",
     )
     parser.add_argument(
+        "--read-every-mark",
+        action="store_true",
+        help="ablation: a dash, point or comma is read as a digit or part of one",
+    )
+    parser.add_argument(
         "--no-reject",
         action="store_true",
         help="ablation: the splitter ignores the 'not a digit' output",
@@ -220,6 +262,7 @@ def main() -> None:
         segment.faint = args.faint
     if args.level_tilt_deg is not None:
         segment.level_tilt_deg = args.level_tilt_deg
+    segment.skip_punctuation = not args.read_every_mark
     check_unseen(args.writers, args.classifier, "classifier", "classifier.pth")
     if segment.line_weight != 0:
         check_unseen(args.writers, args.line_reader, "line_reader", "line_reader.pth")
@@ -292,6 +335,17 @@ def main() -> None:
     tilted_numbers = [tilted(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
     tilted_read = read_all(studio, tilted_numbers, failures, "tilted")
     marker_read = read_all(studio, numbers((0.15, 0.45), marker=True), failures, "marker")
+    names, punctuated_drawings, kinds = sorted(writers), [], []
+    for _ in range(args.numbers):
+        digits = writers[names[rng.integers(len(names))]]
+        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
+        drawing, kind = punctuated(chosen, rng)
+        punctuated_drawings.append(drawing)
+        kinds.append(kind)
+    punctuated_read = read_all(studio, punctuated_drawings, failures, "punctuated")
+    punctuated_by_kind: dict[str, list[bool]] = {}
+    for kind, right in zip(kinds, punctuated_read.outcomes, strict=True):
+        punctuated_by_kind.setdefault(kind, []).append(right)
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -326,6 +380,12 @@ def main() -> None:
             "n": args.numbers,
             "exact_accuracy": marker_read.accuracy,
             "wrong_count_share": marker_read.warnings()["wrong_count_share"],
+        },
+        "punctuated_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": punctuated_read.accuracy,
+            "wrong_count_share": punctuated_read.warnings()["wrong_count_share"],
+            "by_kind": {k: float(np.mean(v)) for k, v in sorted(punctuated_by_kind.items())},
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

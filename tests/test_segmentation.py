@@ -136,6 +136,25 @@ def test_specks_are_dropped():
     assert len(regions) == 1
 
 
+def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
+    """-1 0, 1.0 and 1,0 hold two digits; a flat or small mark that joins a digit, or
+    sits where a lifted 5 bar would, is still part of it."""
+    dash = [(10, 100), (40, 100)]  # flat, mid-height, left of the 1 (at x = 60)
+    point = [(96, 154), (113, 154)]  # small, at the foot, between the 1 and the 0
+    comma = [(108, 150), (100, 178)]
+    for mark in (dash, point, comma):
+        ink = ink_map(drawing([ONE, ZERO, mark]))
+        regions = find_digit_regions(ink, SegmentConfig()).regions
+        assert [r.box[0] < 100 for r in regions] == [True, False], mark
+        assert regions[0].width < 20  # the mark was not merged into the 1
+        every = find_digit_regions(ink, SegmentConfig(skip_punctuation=False)).regions
+        assert len(every) == 3 or every[0].width > 20  # read, or merged into the 1
+    bar_beside = [(70, 42), (95, 42)]  # flat and apart, but at the digits' top
+    ink = ink_map(drawing([ONE, ZERO, bar_beside]))
+    regions = find_digit_regions(ink, SegmentConfig()).regions
+    assert len(regions) == 2 and regions[0].width > 20  # joined the 1, as a flag would
+
+
 def pencil(shapes, darkness, size=(200, 400), width=8):
     """Ink of strokes drawn with the given darkness each (1 = full ink)."""
     ink = np.zeros(size, np.float32)

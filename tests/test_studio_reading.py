@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
+from src.reading.config import SegmentConfig
 from src.strokes import by_writer, load_pendigits, pendigits_path, render_number
 from src.studio import Studio
 from tests.conftest import need
@@ -63,6 +64,25 @@ def test_strokes_broken_into_dashes_are_read_whole(studio, pen_writers):
     unbridged = replace(studio.segment, bridge_gap=0.0)
     as_it_is = Studio(studio.classifier, segment=unbridged, line_reader=studio.line_reader)
     assert as_it_is.read(image).text != "2025"
+
+
+def test_a_minus_sign_and_a_point_are_not_read_as_digits(studio, pen_writers):
+    """-20.25 holds four digits: a dash before them and a point between them are
+    punctuation, not a 1 and a 0 (which is what reading every mark gives)."""
+    rng = np.random.default_rng(0)
+    writer = sorted(pen_writers)[0]
+    drawing = render_number(pick(pen_writers[writer], "2025"), rng, height=150, brush_frac=0.07,
+                            gap_frac=(0.4, 0.5), margin_frac=1.0, transparent=False)  # fmt: skip
+    image = Image.fromarray(drawing.image).convert("L")
+    pen = ImageDraw.Draw(image)
+    x0, y0, _, y1 = drawing.boxes[0]
+    height = y1 - y0
+    pen.line([(x0 - 0.8 * height, (y0 + y1) / 2), (x0 - 0.4 * height, (y0 + y1) / 2)], 0, 10)
+    x = (drawing.boxes[1][2] + drawing.boxes[2][0]) / 2
+    pen.ellipse((x - 7, y1 - 16, x + 7, y1 - 2), fill=0)
+    assert studio.read(np.asarray(image)).text == "2025"
+    every_mark = Studio.load(segment=SegmentConfig(skip_punctuation=False))
+    assert len(every_mark.read(np.asarray(image)).text) > 4
 
 
 def test_a_number_written_uphill_is_read_level(studio, pen_writers):

@@ -173,6 +173,7 @@ def _merge_pieces(
 
     tall_cut = _tall_cut(heights)
     lines = _group_lines(boxes, heights)
+    dropped: set[int] = set()
     for line in lines:
         tall = sorted((i for i in line if heights[i] >= tall_cut), key=lambda i: boxes[i, 0])
         # Two tall pieces are one digit when they share most of their width (a 4 drawn
@@ -183,17 +184,39 @@ def _merge_pieces(
                 if x_overlap(a, b) >= config.merge_overlap * max(narrower, 1):
                     parent[find(a)] = find(b)
         # A short piece cannot be a digit on its own (a lifted bar, a flag, a dot): it
-        # joins the tall piece it overlaps most, or the nearest one close beside it.
-        for i in (i for i in line if heights[i] < tall_cut and tall):
+        # joins the tall piece it overlaps most, or the nearest one close beside it,
+        # unless it stands apart from them all and looks like punctuation: then it is
+        # no part of any digit, and not read.
+        if not tall:
+            continue
+        top, foot = float(np.median(boxes[tall, 1])), float(np.median(boxes[tall, 3]))
+        for i in (i for i in line if heights[i] < tall_cut):
             best = max(tall, key=lambda t: x_overlap(i, t))
-            if x_overlap(i, best) > -0.3 * heights[best]:
+            apart = x_overlap(i, best) <= 0
+            if apart and config.skip_punctuation and is_punctuation(boxes[i], top, foot):
+                dropped.add(i)
+            elif x_overlap(i, best) > -0.3 * heights[best]:
                 parent[find(i)] = find(best)
     groups: dict[int, list[int]] = {}
-    for i in range(n):
+    for i in (i for i in range(n) if i not in dropped):
         groups.setdefault(find(i), []).append(i)
     line_of = {i: k for k, line in enumerate(lines) for i in line}
     result = [(members, line_of[members[0]]) for members in groups.values()]
     return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min()))
+
+
+def is_punctuation(box: np.ndarray, top: float, foot: float) -> bool:
+    """Whether a short mark (x0, y0, x1, y1) on a line whose digits span `top` to
+    `foot` is shaped and placed like a dash (flat: at least twice as wide as tall and
+    under a quarter of the digits' height, its middle in their middle half), or like a
+    point or comma (under 40% of their height each way, its middle in their lowest
+    quarter or below). A lifted 5 bar sits at the top, a 7's crossbar across its 7."""
+    height = max(foot - top, 1.0)
+    w, h = box[2] - box[0], box[3] - box[1]
+    middle = ((box[1] + box[3]) / 2 - top) / height  # 0 at the digits' top, 1 at their foot
+    dash = w >= 2 * h and h <= 0.25 * height and 0.25 <= middle <= 0.75
+    point = w <= 0.4 * height and h <= 0.4 * height and middle >= 0.75
+    return bool(dash or point)
 
 
 def typical_height(heights: np.ndarray) -> float:

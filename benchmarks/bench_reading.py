@@ -15,8 +15,8 @@ nothing may be tuned on the test writers):
 - plain numbers turned 5-15 degrees either way (written uphill, photographed askew);
 - plain numbers drawn with a marker, a brush 16-30% of the digit height (a sketchpad
   brush on small writing);
-- numbers with a minus sign, a decimal point, thousands commas or a dash in them: the
-  digits must be read and the punctuation not;
+- numbers with a minus sign, a decimal point, thousands commas or a dash in them, and
+  numbers underlined: the digits must be read, and those marks not;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -187,6 +187,21 @@ def punctuated(digits, rng: np.random.Generator) -> tuple[object, str]:
     return type(drawing)(np.asarray(image), drawing.text, drawing.boxes), kind
 
 
+def underlined(digits, rng: np.random.Generator):
+    """A number with a line drawn under it with the same brush, clear of the digits
+    (0.12-0.25 of their height below them), as a total or an answer is underlined."""
+    brush = rng.uniform(0.03, 0.12)
+    drawing = render_number(digits, rng, brush_frac=brush, transparent=False, margin_frac=0.6)
+    image = Image.fromarray(drawing.image).convert("L")
+    boxes = np.array(drawing.boxes, float)
+    height = float(np.median(boxes[:, 3] - boxes[:, 1]))
+    y = boxes[:, 3].max() + (rng.uniform(0.12, 0.25) + brush / 2) * height
+    rise = rng.uniform(-0.05, 0.05) * height
+    ends = [(boxes[0, 0] - 0.1 * height, y), (boxes[-1, 2] + 0.1 * height, y + rise)]
+    ImageDraw.Draw(image).line(ends, 0, max(1, round(brush * height)))
+    return type(drawing)(np.asarray(image), drawing.text, drawing.boxes)
+
+
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
     """MNIST test digits upscaled to sketch size and placed side by side (alpha ink)."""
     height = int(rng.uniform(80, 300))
@@ -238,7 +253,7 @@ def main() -> None:
     parser.add_argument(
         "--read-every-mark",
         action="store_true",
-        help="ablation: a dash, point or comma is read as a digit or part of one",
+        help="ablation: a dash, point, comma or underline is read as a digit or part of one",
     )
     parser.add_argument(
         "--no-reject",
@@ -262,7 +277,7 @@ def main() -> None:
         segment.faint = args.faint
     if args.level_tilt_deg is not None:
         segment.level_tilt_deg = args.level_tilt_deg
-    segment.skip_punctuation = not args.read_every_mark
+    segment.skip_marks = not args.read_every_mark
     check_unseen(args.writers, args.classifier, "classifier", "classifier.pth")
     if segment.line_weight != 0:
         check_unseen(args.writers, args.line_reader, "line_reader", "line_reader.pth")
@@ -346,6 +361,12 @@ def main() -> None:
     punctuated_by_kind: dict[str, list[bool]] = {}
     for kind, right in zip(kinds, punctuated_read.outcomes, strict=True):
         punctuated_by_kind.setdefault(kind, []).append(right)
+    underlined_numbers = []
+    for _ in range(args.numbers):
+        digits = writers[names[rng.integers(len(names))]]
+        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
+        underlined_numbers.append(underlined(chosen, rng))
+    underlined_read = read_all(studio, underlined_numbers, failures, "underlined")
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -386,6 +407,11 @@ def main() -> None:
             "exact_accuracy": punctuated_read.accuracy,
             "wrong_count_share": punctuated_read.warnings()["wrong_count_share"],
             "by_kind": {k: float(np.mean(v)) for k, v in sorted(punctuated_by_kind.items())},
+        },
+        "underlined_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": underlined_read.accuracy,
+            "wrong_count_share": underlined_read.warnings()["wrong_count_share"],
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

@@ -147,12 +147,26 @@ def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
         regions = find_digit_regions(ink, SegmentConfig()).regions
         assert [r.box[0] < 100 for r in regions] == [True, False], mark
         assert regions[0].width < 20  # the mark was not merged into the 1
-        every = find_digit_regions(ink, SegmentConfig(skip_punctuation=False)).regions
+        every = find_digit_regions(ink, SegmentConfig(skip_marks=False)).regions
         assert len(every) == 3 or every[0].width > 20  # read, or merged into the 1
     bar_beside = [(70, 42), (95, 42)]  # flat and apart, but at the digits' top
     ink = ink_map(drawing([ONE, ZERO, bar_beside]))
     regions = find_digit_regions(ink, SegmentConfig()).regions
     assert len(regions) == 2 and regions[0].width > 20  # joined the 1, as a flag would
+
+
+def test_a_line_under_the_digits_is_not_read_even_when_close():
+    """An underline clear of the digits but closer than the bridging reach is left out
+    before bridging; a bar as wide as one digit (a 5's, a 7's) is still part of it."""
+    underline = [(40, 172), (200, 174)]  # 3 px under the 1 and the 0 (foot at 164)
+    ink = ink_map(drawing([ONE, ZERO, underline]))
+    regions = find_digit_regions(ink, SegmentConfig()).regions
+    assert len(regions) == 2 and all(r.box[3] < 170 for r in regions)
+    every = find_digit_regions(ink, SegmentConfig(skip_marks=False)).regions
+    assert any(r.box[3] > 170 for r in every)
+    five_bar = [(150, 20), (195, 20)]  # over the 0 only, 45 px wide
+    regions = find_digit_regions(ink_map(drawing([ONE, ZERO, five_bar])), SegmentConfig()).regions
+    assert len(regions) == 2 and regions[1].box[1] < 30
 
 
 def pencil(shapes, darkness, size=(200, 400), width=8):

@@ -81,8 +81,24 @@ def test_a_minus_sign_and_a_point_are_not_read_as_digits(studio, pen_writers):
     x = (drawing.boxes[1][2] + drawing.boxes[2][0]) / 2
     pen.ellipse((x - 7, y1 - 16, x + 7, y1 - 2), fill=0)
     assert studio.read(np.asarray(image)).text == "2025"
-    every_mark = Studio.load(segment=SegmentConfig(skip_punctuation=False))
+    every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
     assert len(every_mark.read(np.asarray(image)).text) > 4
+
+
+def test_an_underlined_number_is_read_as_written(studio, pen_writers):
+    rng = np.random.default_rng(0)
+    writer = sorted(pen_writers)[0]
+    drawing = render_number(pick(pen_writers[writer], "31415"), rng, height=150,
+                            brush_frac=0.1, transparent=False)  # fmt: skip
+    image = Image.fromarray(drawing.image).convert("L")
+    foot = max(box[3] for box in drawing.boxes) + 12
+    left, right = drawing.boxes[0][0], drawing.boxes[-1][2]
+    ImageDraw.Draw(image).line([(left, foot), (right, foot + 6)], 0, 15)
+    reading = studio.read(np.asarray(image))
+    assert reading.text == "31415"
+    assert all(d.box[3] < foot - 7 for d in reading.digits)  # no digit holds the line
+    every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
+    assert any(d.box[3] > foot for d in every_mark.read(np.asarray(image)).digits)
 
 
 def test_a_number_written_uphill_is_read_level(studio, pen_writers):

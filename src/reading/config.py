@@ -20,11 +20,12 @@ class SegmentConfig:
     min_side: int = bounded(84, 0, 1000)  # narrower inputs are enlarged to this first (0: never)
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
     merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
-    # A short mark standing apart from every digit that is shaped and placed like a
-    # dash (flat, mid-height) or a point or comma (small, at the foot of the line), as
-    # in -42, 555-0199, 3.14 or 1,000, is not read (see `regions.is_punctuation`).
-    # False: every mark is a digit or part of one.
-    skip_punctuation: bool = True
+    # Marks that are no part of any digit are not read: a short mark standing apart
+    # from every digit and shaped and placed like a dash (flat, mid-height) or a point
+    # or comma (small, at the foot of the line), as in -42, 555-0199, 3.14 or 1,000
+    # (`regions.is_punctuation`), and a line drawn under or over the digits
+    # (`regions.is_rule`). False: every mark is a digit or part of one.
+    skip_marks: bool = True
     # Marks closer than this many pen widths (and 6% of the ink's height) are one piece
     # of ink: a thin stroke scanned or photographed small breaks into dashes. Used with
     # the line reader only (see `read_ink`). 0 takes the ink as it is.

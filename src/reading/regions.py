@@ -64,6 +64,11 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     ink, scale = to_working_scale(ink, config.max_side, config.min_side)
     stroke = stroke_ink(ink, config.threshold, config.faint)
     mask = stroke > 0
+    # Lines are found among the marks as drawn, before bridging would join a close one
+    # to the digits; not in a picture enlarged from a few pixels, whose marks are
+    # broken by its sampling, so their heights do not tell how tall its digits are.
+    if config.skip_marks and scale <= 1:
+        mask &= ~ruled_lines(mask)
     reach_factor = config.bridge_small if scale > 1 else 1.0
     labels, count = connected_marks(mask, config.bridge_gap, reach_factor)
     if count == 0:
@@ -193,7 +198,7 @@ def _merge_pieces(
         for i in (i for i in line if heights[i] < tall_cut):
             best = max(tall, key=lambda t: x_overlap(i, t))
             apart = x_overlap(i, best) <= 0
-            if apart and config.skip_punctuation and is_punctuation(boxes[i], top, foot):
+            if apart and config.skip_marks and is_punctuation(boxes[i], top, foot):
                 dropped.add(i)
             elif x_overlap(i, best) > -0.3 * heights[best]:
                 parent[find(i)] = find(best)
@@ -217,6 +222,29 @@ def is_punctuation(box: np.ndarray, top: float, foot: float) -> bool:
     dash = w >= 2 * h and h <= 0.25 * height and 0.25 <= middle <= 0.75
     point = w <= 0.4 * height and h <= 0.4 * height and middle >= 0.75
     return bool(dash or point)
+
+
+def ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """The ink of lines drawn under or over the digits (see `is_rule`), apart from
+    them: such a line is no part of any digit, and joined to one it ruins its reading
+    (an underlined 94460 read 24462)."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if count < 2:
+        return np.zeros_like(mask)
+    slices = ndimage.find_objects(labels)
+    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
+    digit_height = typical_height(boxes[:, 3] - boxes[:, 1])
+    rules = [i + 1 for i, box in enumerate(boxes) if is_rule(box, digit_height)]
+    return np.isin(labels, rules) if rules else np.zeros_like(mask)
+
+
+def is_rule(box: np.ndarray, digit_height: float) -> bool:
+    """Whether a short mark (x0, y0, x1, y1) is a line ruled under or over digits
+    `digit_height` tall: flat (at least four times as wide as tall, under a quarter of
+    their height) and wider than any one digit (1.2 times their height). No piece of a
+    digit is that wide: a 5's bar or a 7's crossbar is about half of it."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return bool(w >= 4 * h and h <= 0.25 * digit_height and w >= 1.2 * digit_height)
 
 
 def typical_height(heights: np.ndarray) -> float:

@@ -67,12 +67,21 @@ def summary_html(reading: Reading, message: str = "", advice: str = "") -> str:
     )
     flagged = sum(d.uncertain for d in reading.digits)
     note = f"<p class='dis-note'>{flagged} digit(s) flagged as uncertain.</p>" if flagged else ""
+    if reading.marks_left_out:
+        note += f'<p class="dis-note" id="dis-left-out">{left_out_note(reading.marks_left_out)}</p>'
     if advice:
         note += f'<p class="dis-note" id="dis-advice">{html.escape(advice)}</p>'
     return (
         f'<div class="dis-summary"><div class="dis-number" id="dis-number">{number}</div>'
         f'<div class="dis-chips">{"".join(chips)}</div>{note}</div>'
     )
+
+
+def left_out_note(marks: int) -> str:
+    """What the person is told when marks that are no digit were not read: the number
+    shows digits only, so a minus sign or a point they wrote is not lost silently."""
+    what = "1 mark that is not a digit" if marks == 1 else f"{marks} marks that are not digits"
+    return f"Digits only: {what} (a sign, point, comma, dash or underline) left out."
 
 
 def thick_pen_hint(image: Any, analysis: Analysis) -> str:
@@ -134,18 +143,18 @@ def analyze_drawing(
 
 
 def read_api(studio: Studio, image: Any) -> dict:
-    """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message"}.
-    Whatever arrives (a file path from the API, an array, nothing) gets this shape, with a
-    sentence in `message` when nothing could be read."""
+    """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message",
+    "marks_left_out"}. Whatever arrives (a file path from the API, an array, nothing) gets
+    this shape, with a sentence in `message` when nothing could be read."""
     if image is None:
-        return {"text": "", "digits": [], "message": "no image received"}
+        return _empty().to_json() | {"message": "no image received"}
     try:
         return studio.read(image).to_json()
     except DrawingError as e:
-        return {"text": "", "digits": [], "message": f"could not read the image: {e}"}
+        return _empty().to_json() | {"message": f"could not read the image: {e}"}
     except Exception:
         log.exception("read failed")
-        return {"text": "", "digits": [], "message": FAILED}
+        return _empty().to_json() | {"message": FAILED}
 
 
 REPORTS = Path(tempfile.gettempdir()) / "digit-studio-reports"

@@ -79,8 +79,10 @@ def test_a_minus_sign_and_a_point_are_not_read_as_digits(studio, pen_writers):
     height = y1 - y0
     pen.line([(x0 - 0.8 * height, (y0 + y1) / 2), (x0 - 0.4 * height, (y0 + y1) / 2)], 0, 10)
     x = (drawing.boxes[1][2] + drawing.boxes[2][0]) / 2
-    pen.ellipse((x - 7, y1 - 16, x + 7, y1 - 2), fill=0)
-    assert studio.read(np.asarray(image)).text == "2025"
+    pen.ellipse((x - 10, y1 - 22, x + 10, y1 - 2), fill=0)  # larger than a speck
+    reading = studio.read(np.asarray(image))
+    assert reading.text == "2025" and reading.marks_left_out == 2
+    assert reading.to_json()["marks_left_out"] == 2  # what /read tells programs
     every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
     assert len(every_mark.read(np.asarray(image)).text) > 4
 
@@ -95,7 +97,7 @@ def test_an_underlined_number_is_read_as_written(studio, pen_writers):
     left, right = drawing.boxes[0][0], drawing.boxes[-1][2]
     ImageDraw.Draw(image).line([(left, foot), (right, foot + 6)], 0, 15)
     reading = studio.read(np.asarray(image))
-    assert reading.text == "31415"
+    assert reading.text == "31415" and reading.marks_left_out == 1
     assert all(d.box[3] < foot - 7 for d in reading.digits)  # no digit holds the line
     every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
     assert any(d.box[3] > foot for d in every_mark.read(np.asarray(image)).digits)

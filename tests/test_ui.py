@@ -108,7 +108,7 @@ def test_unexpected_failure_is_hidden_from_the_page(studio, monkeypatch):
 
 def test_read_api_json_shape(studio):
     result = read_api(studio, strokes_layer())
-    assert set(result) == {"text", "digits", "message"}
+    assert set(result) == {"text", "digits", "message", "marks_left_out"}
     assert len(result["digits"]) == 3 and len(result["text"]) == 3
     for digit in result["digits"]:
         assert set(digit) == {"label", "confidence", "box"} and len(digit["box"]) == 4
@@ -123,6 +123,16 @@ def test_summary_flags_uncertain_digits():
     )
     html = summary_html(Reading("71", [sure, unsure], torch.zeros(2, 1, 28, 28)))
     assert ">71<" in html and "or 7 (45%)" in html and "1 digit(s) flagged" in html
+
+
+def test_summary_says_when_marks_that_are_not_digits_were_left_out():
+    from src.studio import DigitReading, Reading
+
+    digit = DigitReading(4, 0.99, [0.0] * 4 + [0.99] + [0.01 / 5] * 5, (0, 0, 5, 5))
+    plain = summary_html(Reading("4", [digit], torch.zeros(1, 1, 28, 28)))
+    assert "dis-left-out" not in plain
+    signed = summary_html(Reading("4", [digit], torch.zeros(1, 1, 28, 28), marks_left_out=2))
+    assert 'id="dis-left-out"' in signed and "2 marks that are not digits" in signed
 
 
 def test_summary_shows_what_the_other_reader_saw():

@@ -66,6 +66,8 @@ class Reading:
     digits: list[DigitReading]
     crops: torch.Tensor = field(repr=False)  # (N, 1, 28, 28): what the classifier saw
     message: str = ""  # for a person, when nothing could be read
+    # Marks left out as no digit: a minus sign, point, comma or dash, a ruled line.
+    marks_left_out: int = 0
     # What the line reader saw, per line number, and working pixels per input pixel:
     # kept so its explanation needs no second pass.
     line_views: dict[int, LineView] = field(default_factory=dict, repr=False)
@@ -79,6 +81,7 @@ class Reading:
                 for d in self.digits
             ],
             "message": self.message or ("" if self.digits else NOTHING_DRAWN),
+            "marks_left_out": self.marks_left_out,
         }
 
 
@@ -98,7 +101,8 @@ def read_ink(
     segmentation = find_digit_regions(ink, config)
     regions = segmentation.regions
     if not regions:
-        return Reading("", [], torch.zeros(0, 1, 28, 28), segmentation.message)
+        return Reading("", [], torch.zeros(0, 1, 28, 28), segmentation.message,
+                       segmentation.marks_left_out)  # fmt: skip
     views: dict[int, LineView] = {}
     held: list[list[DecodedDigit]] = []
     if line_reader is not None:
@@ -143,7 +147,8 @@ def read_ink(
             kept.append(offsets[option.candidate] + k)
     text = "".join(str(d.label) for d in digits)
     pieces = batch[kept].unsqueeze(1)
-    return Reading(text, digits, pieces, line_views=views, scale=segmentation.scale)
+    return Reading(text, digits, pieces, marks_left_out=segmentation.marks_left_out,
+                   line_views=views, scale=segmentation.scale)  # fmt: skip
 
 
 def to_input_box(

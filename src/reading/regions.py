@@ -40,6 +40,7 @@ class Segmentation:
     scale: float  # working pixels per input pixel (< 1 for a photo, > 1 for a tiny image)
     ink: np.ndarray  # working-scale ink map
     message: str = ""  # why nothing was read, when that is the case
+    marks_left_out: int = 0  # punctuation and ruled lines, not read (`SegmentConfig.skip_marks`)
 
 
 def to_working_scale(ink: np.ndarray, max_side: int, min_side: int = 0) -> tuple[np.ndarray, float]:
@@ -67,8 +68,10 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # Lines are found among the marks as drawn, before bridging would join a close one
     # to the digits; not in a picture enlarged from a few pixels, whose marks are
     # broken by its sampling, so their heights do not tell how tall its digits are.
+    rules = 0
     if config.skip_marks and scale <= 1:
-        mask &= ~ruled_lines(mask)
+        lines_ink, rules = ruled_lines(mask)
+        mask &= ~lines_ink
     reach_factor = config.bridge_small if scale > 1 else 1.0
     labels, count = connected_marks(mask, config.bridge_gap, reach_factor)
     if count == 0:
@@ -90,7 +93,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
             f"found {len(ids)} separate marks (more than {config.max_components}); "
             "this does not look like a handwritten number",
         )  # fmt: skip
-    groups = _merge_pieces(boxes[ids], heights[ids], config)
+    groups, punctuation = _merge_pieces(boxes[ids], heights[ids], config)
     regions = []
     for members, line in groups:
         x0, y0 = boxes[ids[members], 0].min(), boxes[ids[members], 1].min()
@@ -102,7 +105,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     tilts = line_tilts(regions, config.level_tilt_deg)
     for region in regions:
         region.tilt = tilts.get(region.line, 0.0)
-    return Segmentation(regions, scale, ink)
+    return Segmentation(regions, scale, ink, marks_left_out=rules + punctuation)
 
 
 def line_tilts(regions: list[Region], min_deg: float) -> dict[int, float]:
@@ -159,12 +162,13 @@ def connected_marks(
 
 def _merge_pieces(
     boxes: np.ndarray, heights: np.ndarray, config: SegmentConfig
-) -> list[tuple[list[int], int]]:
-    """Group component indices into digits; returns [(members, line number)] in reading
-    order: lines top to bottom, digits left to right within a line."""
+) -> tuple[list[tuple[list[int], int]], int]:
+    """Group component indices into digits: [(members, line number)] in reading order
+    (lines top to bottom, digits left to right within a line), and how many components
+    were left out as punctuation."""
     n = len(boxes)
     if n == 0:
-        return []
+        return [], 0
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -207,7 +211,7 @@ def _merge_pieces(
         groups.setdefault(find(i), []).append(i)
     line_of = {i: k for k, line in enumerate(lines) for i in line}
     result = [(members, line_of[members[0]]) for members in groups.values()]
-    return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min()))
+    return sorted(result, key=lambda g: (g[1], boxes[g[0], 0].min())), len(dropped)
 
 
 def is_punctuation(box: np.ndarray, top: float, foot: float) -> bool:
@@ -224,18 +228,18 @@ def is_punctuation(box: np.ndarray, top: float, foot: float) -> bool:
     return bool(dash or point)
 
 
-def ruled_lines(mask: np.ndarray) -> np.ndarray:
+def ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """The ink of lines drawn under or over the digits (see `is_rule`), apart from
-    them: such a line is no part of any digit, and joined to one it ruins its reading
-    (an underlined 94460 read 24462)."""
+    them, and how many: such a line is no part of any digit, and joined to one it
+    ruins its reading (an underlined 94460 read 24462)."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     if count < 2:
-        return np.zeros_like(mask)
+        return np.zeros_like(mask), 0
     slices = ndimage.find_objects(labels)
     boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
     digit_height = typical_height(boxes[:, 3] - boxes[:, 1])
     rules = [i + 1 for i, box in enumerate(boxes) if is_rule(box, digit_height)]
-    return np.isin(labels, rules) if rules else np.zeros_like(mask)
+    return (np.isin(labels, rules) if rules else np.zeros_like(mask)), len(rules)
 
 
 def is_rule(box: np.ndarray, digit_height: float) -> bool:

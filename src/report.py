@@ -72,6 +72,8 @@ def report_html(
         if text
         else f'<p class="message" id="message">{escape(message)}</p>',
     ]
+    if reading is not None and reading.left_out_note:
+        parts.append(f'<p class="meta" id="left-out">{escape(reading.left_out_note)}</p>')
     if reading is not None and reading.digits:
         parts += [
             "<h2>The drawing, as it was cut</h2>",

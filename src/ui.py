@@ -67,21 +67,14 @@ def summary_html(reading: Reading, message: str = "", advice: str = "") -> str:
     )
     flagged = sum(d.uncertain for d in reading.digits)
     note = f"<p class='dis-note'>{flagged} digit(s) flagged as uncertain.</p>" if flagged else ""
-    if reading.marks_left_out:
-        note += f'<p class="dis-note" id="dis-left-out">{left_out_note(reading.marks_left_out)}</p>'
+    if reading.left_out_note:
+        note += f'<p class="dis-note" id="dis-left-out">{html.escape(reading.left_out_note)}</p>'
     if advice:
         note += f'<p class="dis-note" id="dis-advice">{html.escape(advice)}</p>'
     return (
         f'<div class="dis-summary"><div class="dis-number" id="dis-number">{number}</div>'
         f'<div class="dis-chips">{"".join(chips)}</div>{note}</div>'
     )
-
-
-def left_out_note(marks: int) -> str:
-    """What the person is told when marks that are no digit were not read: the number
-    shows digits only, so a minus sign or a point they wrote is not lost silently."""
-    what = "1 mark that is not a digit" if marks == 1 else f"{marks} marks that are not digits"
-    return f"Digits only: {what} (a sign, point, comma, dash or underline) left out."
 
 
 def thick_pen_hint(image: Any, analysis: Analysis) -> str:

@@ -24,6 +24,13 @@ def test_report_holds_the_number_and_one_heatmap_and_grid_per_digit():
     assert page.external == 0
 
 
+def test_the_report_says_when_marks_that_are_not_digits_were_left_out():
+    analysis = tiny_analysis()
+    assert 'id="left-out"' not in report_html(analysis)
+    analysis.reading.marks_left_out = 1
+    assert "Digits only: 1 mark that is not a digit" in report_html(analysis)
+
+
 def test_everything_from_input_or_files_is_escaped():
     evil = "<script>alert(1)</script>"
     cards = {"classifier": {"file": evil, "created": evil, "metrics": {evil: evil}}}

@@ -73,6 +73,16 @@ class Reading:
     line_views: dict[int, LineView] = field(default_factory=dict, repr=False)
     scale: float = field(default=1.0, repr=False)
 
+    @property
+    def left_out_note(self) -> str:
+        """For a person, when marks that are no digit were not read ("" otherwise): the
+        number holds digits only, so a minus sign or a point is not lost silently."""
+        marks = self.marks_left_out
+        if not marks:
+            return ""
+        what = "1 mark that is not a digit" if marks == 1 else f"{marks} marks that are not digits"
+        return f"Digits only: {what} (a sign, point, comma, dash or underline) left out."
+
     def to_json(self) -> dict:
         return {
             "text": self.text,

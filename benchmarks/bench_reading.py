@@ -16,7 +16,8 @@ nothing may be tuned on the test writers):
 - plain numbers drawn with a marker, a brush 16-30% of the digit height (a sketchpad
   brush on small writing);
 - numbers with a minus sign, a decimal point, thousands commas or a dash in them, and
-  numbers underlined: the digits must be read, and those marks not;
+  numbers underlined (clear of the digits, or through their feet): the digits must be
+  read, and those marks not;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -187,15 +188,16 @@ def punctuated(digits, rng: np.random.Generator) -> tuple[object, str]:
     return type(drawing)(np.asarray(image), drawing.text, drawing.boxes), kind
 
 
-def underlined(digits, rng: np.random.Generator):
-    """A number with a line drawn under it with the same brush, clear of the digits
-    (0.12-0.25 of their height below them), as a total or an answer is underlined."""
+def underlined(digits, rng: np.random.Generator, below: tuple[float, float] = (0.12, 0.25)):
+    """A number with a line drawn under it with the same brush, `below` (a share of the
+    digits' height) under the lowest digit's foot: clear of them by default, as a total
+    or an answer is underlined; negative, through the feet of the lowest."""
     brush = rng.uniform(0.03, 0.12)
     drawing = render_number(digits, rng, brush_frac=brush, transparent=False, margin_frac=0.6)
     image = Image.fromarray(drawing.image).convert("L")
     boxes = np.array(drawing.boxes, float)
     height = float(np.median(boxes[:, 3] - boxes[:, 1]))
-    y = boxes[:, 3].max() + (rng.uniform(0.12, 0.25) + brush / 2) * height
+    y = boxes[:, 3].max() + (rng.uniform(*below) + brush / 2) * height
     rise = rng.uniform(-0.05, 0.05) * height
     ends = [(boxes[0, 0] - 0.1 * height, y), (boxes[-1, 2] + 0.1 * height, y + rise)]
     ImageDraw.Draw(image).line(ends, 0, max(1, round(brush * height)))
@@ -367,6 +369,12 @@ def main() -> None:
         chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
         underlined_numbers.append(underlined(chosen, rng))
     underlined_read = read_all(studio, underlined_numbers, failures, "underlined")
+    crossed_numbers = []
+    for _ in range(args.numbers):
+        digits = writers[names[rng.integers(len(names))]]
+        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
+        crossed_numbers.append(underlined(chosen, rng, below=(-0.1, -0.02)))
+    crossed_read = read_all(studio, crossed_numbers, failures, "underline touching")
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -412,6 +420,10 @@ def main() -> None:
             "n": args.numbers,
             "exact_accuracy": underlined_read.accuracy,
             "wrong_count_share": underlined_read.warnings()["wrong_count_share"],
+            "line_touching_the_digits": {
+                "exact_accuracy": crossed_read.accuracy,
+                "wrong_count_share": crossed_read.warnings()["wrong_count_share"],
+            },
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

@@ -155,15 +155,22 @@ def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
     assert len(regions) == 2 and regions[0].width > 20  # joined the 1, as a flag would
 
 
-def test_a_line_under_the_digits_is_not_read_even_when_close():
+def test_a_line_under_the_digits_is_not_read_even_when_close_or_touching():
     """An underline clear of the digits but closer than the bridging reach is left out
-    before bridging; a bar as wide as one digit (a 5's, a 7's) is still part of it."""
+    before bridging, one through their feet is cut away from them; a bar as wide as one
+    digit (a 5's, a 7's) is still part of it."""
     underline = [(40, 172), (200, 174)]  # 3 px under the 1 and the 0 (foot at 164)
     ink = ink_map(drawing([ONE, ZERO, underline]))
     regions = find_digit_regions(ink, SegmentConfig()).regions
     assert len(regions) == 2 and all(r.box[3] < 170 for r in regions)
     every = find_digit_regions(ink, SegmentConfig(skip_marks=False)).regions
     assert any(r.box[3] > 170 for r in every)
+    another_one = [(260, 40), (260, 160)]
+    through_feet = [(20, 160), (300, 160)]  # touching all three: one mark with them
+    ink = ink_map(drawing([ONE, ZERO, another_one, through_feet]))
+    segmentation = find_digit_regions(ink, SegmentConfig())
+    assert len(segmentation.regions) == 3 and segmentation.marks_left_out == 1
+    assert all(r.width < 60 for r in segmentation.regions)  # cut free of it
     five_bar = [(150, 20), (195, 20)]  # over the 0 only, 45 px wide
     regions = find_digit_regions(ink_map(drawing([ONE, ZERO, five_bar])), SegmentConfig()).regions
     assert len(regions) == 2 and regions[1].box[1] < 30

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from writers import check_unseen, pen_digits  # noqa: E402
 
 from src.reading.config import SegmentConfig  # noqa: E402
-from src.strokes import by_writer, render_number  # noqa: E402
+from src.strokes import RenderedNumber, by_writer, render_number  # noqa: E402
 from src.studio import Studio  # noqa: E402
 
 
@@ -153,7 +153,7 @@ def tilted(drawing, rng: np.random.Generator):
     return type(drawing)(np.asarray(turned), drawing.text, drawing.boxes)
 
 
-def punctuated(digits, rng: np.random.Generator) -> tuple[object, str]:
+def punctuated(digits, rng: np.random.Generator) -> tuple[RenderedNumber, str]:
     """A number with what people write in one besides digits: a minus sign before it,
     a decimal point, thousands commas, or a dash inside it (555-0199, 2025-12-01), drawn
     with the number's brush. Returns the drawing (its text: the digits) and the kind."""
@@ -185,10 +185,12 @@ def punctuated(digits, rng: np.random.Generator) -> tuple[object, str]:
             x = gaps[j - 1]
             pen.line([(x + 0.03 * height, foot - 0.05 * height),
                       (x - 0.05 * height, foot + 0.2 * height)], 0, width)  # fmt: skip
-    return type(drawing)(np.asarray(image), drawing.text, drawing.boxes), kind
+    return RenderedNumber(np.asarray(image), drawing.text, drawing.boxes), kind
 
 
-def underlined(digits, rng: np.random.Generator, below: tuple[float, float] = (0.12, 0.25)):
+def underlined(
+    digits, rng: np.random.Generator, below: tuple[float, float] = (0.12, 0.25)
+) -> RenderedNumber:
     """A number with a line drawn under it with the same brush, `below` (a share of the
     digits' height) under the lowest digit's foot: clear of them by default, as a total
     or an answer is underlined; negative, through the feet of the lowest."""
@@ -201,7 +203,7 @@ def underlined(digits, rng: np.random.Generator, below: tuple[float, float] = (0
     rise = rng.uniform(-0.05, 0.05) * height
     ends = [(boxes[0, 0] - 0.1 * height, y), (boxes[-1, 2] + 0.1 * height, y + rise)]
     ImageDraw.Draw(image).line(ends, 0, max(1, round(brush * height)))
-    return type(drawing)(np.asarray(image), drawing.text, drawing.boxes)
+    return RenderedNumber(np.asarray(image), drawing.text, drawing.boxes)
 
 
 def mnist_number(images, labels, rng) -> tuple[np.ndarray, str]:
@@ -297,12 +299,17 @@ def main() -> None:
         singles = [pen[i] for i in rng.choice(len(pen), args.singles, replace=False)]
     single_drawings = [render_number([d], rng, transparent=bool(rng.integers(2))) for d in singles]
 
+    names = sorted(writers)
+
+    def one_writers_digits() -> list:
+        """2-8 digits of one writer, at random: what each number condition draws."""
+        digits = writers[names[rng.integers(len(names))]]
+        return [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
+
     def numbers(gap: tuple[float, float], transparent: bool | None = None, marker=False):
         drawings = []
-        names = sorted(writers)
         for _ in range(args.numbers):
-            digits = writers[names[rng.integers(len(names))]]
-            chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
+            chosen = one_writers_digits()
             on_alpha = bool(rng.integers(2)) if transparent is None else transparent
             brush = rng.uniform(0.16, 0.3) if marker else None
             drawings.append(
@@ -352,28 +359,18 @@ def main() -> None:
     tilted_numbers = [tilted(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
     tilted_read = read_all(studio, tilted_numbers, failures, "tilted")
     marker_read = read_all(studio, numbers((0.15, 0.45), marker=True), failures, "marker")
-    names, punctuated_drawings, kinds = sorted(writers), [], []
-    for _ in range(args.numbers):
-        digits = writers[names[rng.integers(len(names))]]
-        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
-        drawing, kind = punctuated(chosen, rng)
-        punctuated_drawings.append(drawing)
-        kinds.append(kind)
+    punctuated_drawings, kinds = zip(
+        *(punctuated(one_writers_digits(), rng) for _ in range(args.numbers)), strict=True
+    )
     punctuated_read = read_all(studio, punctuated_drawings, failures, "punctuated")
     punctuated_by_kind: dict[str, list[bool]] = {}
     for kind, right in zip(kinds, punctuated_read.outcomes, strict=True):
         punctuated_by_kind.setdefault(kind, []).append(right)
-    underlined_numbers = []
-    for _ in range(args.numbers):
-        digits = writers[names[rng.integers(len(names))]]
-        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
-        underlined_numbers.append(underlined(chosen, rng))
+    underlined_numbers = [underlined(one_writers_digits(), rng) for _ in range(args.numbers)]
     underlined_read = read_all(studio, underlined_numbers, failures, "underlined")
-    crossed_numbers = []
-    for _ in range(args.numbers):
-        digits = writers[names[rng.integers(len(names))]]
-        chosen = [digits[i] for i in rng.choice(len(digits), rng.integers(2, 9))]
-        crossed_numbers.append(underlined(chosen, rng, below=(-0.1, -0.02)))
+    crossed_numbers = [
+        underlined(one_writers_digits(), rng, below=(-0.1, -0.02)) for _ in range(args.numbers)
+    ]
     crossed_read = read_all(studio, crossed_numbers, failures, "underline touching")
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)

@@ -259,6 +259,23 @@ def test_elastic_distortion_bends_but_keeps_the_digit():
     assert 4 <= untouched <= 28
 
 
+def test_random_erasing_blanks_one_rectangle_in_the_chosen_digits():
+    """Off by default; on, each chosen digit loses the ink under one rectangle of at most
+    `erase_px` a side, and nothing else changes."""
+    x = torch.ones(64, 1, 28, 28)
+    still = dict(rotate_deg=0, translate_px=0, scale_min=1, scale_max=1, shear_deg=0,
+                 thickness_prob=0)  # fmt: skip
+    assert AugmentParams().erase_px == 0
+    g = torch.Generator().manual_seed(0)
+    out = augment_digits(x, AugmentParams(**still, erase_px=6, erase_prob=0.5), g)
+    blank = out[:, 0] < 0.5
+    counts = blank.sum(dim=(1, 2))
+    assert 16 <= (counts > 0).sum() <= 48 and counts.max() <= 36
+    for image in blank[counts > 0]:  # one rectangle: its rows times its columns
+        rows, cols = image.any(dim=1).sum(), image.any(dim=0).sum()
+        assert image.sum() == rows * cols and rows <= 6 and cols <= 6
+
+
 def test_augment_reproducible_under_seed():
     x = torch.rand(8, 1, 28, 28)
     a = augment_digits(x, AugmentParams(), torch.Generator().manual_seed(3))

@@ -17,7 +17,8 @@ nothing may be tuned on the test writers):
   brush on small writing);
 - numbers with a minus sign, a decimal point, thousands commas or a dash in them, and
   numbers underlined (clear of the digits, or through their feet): the digits must be
-  read, and those marks not;
+  read, and those marks not; and the number as the page shows it, its signs in place
+  (-42, 3.14), must be as written, while plain numbers show no sign at all;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale;
@@ -63,6 +64,7 @@ class Tally:
     flagged_wrong: int = 0  # read wrong, and a digit was flagged: the person is warned
     times_ms: list[float] = field(default_factory=list)
     outcomes: list[bool] = field(default_factory=list)  # right or not, in drawing order
+    written: list[str] = field(default_factory=list)  # `Reading.written`, in drawing order
 
     @property
     def accuracy(self) -> float:
@@ -75,6 +77,16 @@ class Tally:
             "share_of_right_reads_flagged": self.flagged_right / max(1, self.right),
         }
 
+    @property
+    def signs_shown_share(self) -> float:
+        """Share of readings shown with a sign (-, . or ,) in them: for drawings with
+        none, how often a stray mark would be shown as one."""
+        return float(np.mean([any(c in "-.," for c in w) for w in self.written] or [0.0]))
+
+
+def share_by_kind(outcomes: dict[str, list[bool]]) -> dict[str, float]:
+    return {kind: float(np.mean(right)) for kind, right in sorted(outcomes.items())}
+
 
 def read_all(studio: Studio, drawings, failures: list, kind: str) -> Tally:
     tally = Tally()
@@ -84,6 +96,7 @@ def read_all(studio: Studio, drawings, failures: list, kind: str) -> Tally:
         tally.times_ms.append((time.perf_counter() - start) * 1000)
         flagged = any(d.uncertain for d in reading.digits)
         tally.outcomes.append(reading.text == drawing.text)
+        tally.written.append(reading.written)
         if reading.text == drawing.text:
             tally.right += 1
             tally.flagged_right += flagged
@@ -153,10 +166,11 @@ def tilted(drawing, rng: np.random.Generator):
     return type(drawing)(np.asarray(turned), drawing.text, drawing.boxes)
 
 
-def punctuated(digits, rng: np.random.Generator) -> tuple[RenderedNumber, str]:
+def punctuated(digits, rng: np.random.Generator) -> tuple[RenderedNumber, str, str]:
     """A number with what people write in one besides digits: a minus sign before it,
     a decimal point, thousands commas, or a dash inside it (555-0199, 2025-12-01), drawn
-    with the number's brush. Returns the drawing (its text: the digits) and the kind."""
+    with the number's brush. Returns the drawing (its text: the digits), the kind, and
+    the number as written (-42, 3.14, 1,000, 555-0199)."""
     kind = str(rng.choice(["minus", "point", "commas", "dash"]))
     if kind == "commas" and len(digits) < 4:
         kind = "point"
@@ -170,22 +184,28 @@ def punctuated(digits, rng: np.random.Generator) -> tuple[RenderedNumber, str]:
     foot, middle = float(np.median(boxes[:, 3])), float(np.median(boxes[:, [1, 3]].mean(1)))
     width = max(1, round(brush * height))
     gaps = [(boxes[j - 1, 2] + boxes[j, 0]) / 2 for j in range(1, len(boxes))]
+    text = written = drawing.text
     if kind == "minus":
+        written = "-" + text
         left = boxes[0, 0] - rng.uniform(0.7, 0.85) * height
         pen.line([(left, middle), (left + rng.uniform(0.25, 0.4) * height, middle)], 0, width)
     elif kind == "dash":
         j = int(rng.integers(1, len(boxes)))
+        written = text[:j] + "-" + text[j:]
         half = 0.3 * (boxes[j, 0] - boxes[j - 1, 2])
         pen.line([(gaps[j - 1] - half, middle), (gaps[j - 1] + half, middle)], 0, width)
     elif kind == "point":
-        x, r = gaps[int(rng.integers(len(gaps)))], 0.65 * max(width, 0.05 * height)
+        g = int(rng.integers(len(gaps)))
+        x, r = gaps[g], 0.65 * max(width, 0.05 * height)
+        written = text[: g + 1] + "." + text[g + 1 :]
         pen.ellipse((x - r, foot - 2 * r, x + r, foot), fill=0)
     else:
         for j in range(len(digits) - 3, 0, -3):
             x = gaps[j - 1]
+            written = written[:j] + "," + written[j:]
             pen.line([(x + 0.03 * height, foot - 0.05 * height),
                       (x - 0.05 * height, foot + 0.2 * height)], 0, width)  # fmt: skip
-    return RenderedNumber(np.asarray(image), drawing.text, drawing.boxes), kind
+    return RenderedNumber(np.asarray(image), drawing.text, drawing.boxes), kind, written
 
 
 def underlined(
@@ -359,13 +379,17 @@ def main() -> None:
     tilted_numbers = [tilted(d, rng) for d in numbers((0.15, 0.45), transparent=False)]
     tilted_read = read_all(studio, tilted_numbers, failures, "tilted")
     marker_read = read_all(studio, numbers((0.15, 0.45), marker=True), failures, "marker")
-    punctuated_drawings, kinds = zip(
+    punctuated_drawings, kinds, as_written = zip(
         *(punctuated(one_writers_digits(), rng) for _ in range(args.numbers)), strict=True
     )
     punctuated_read = read_all(studio, punctuated_drawings, failures, "punctuated")
     punctuated_by_kind: dict[str, list[bool]] = {}
-    for kind, right in zip(kinds, punctuated_read.outcomes, strict=True):
+    written_by_kind: dict[str, list[bool]] = {}
+    for kind, right, truth, shown in zip(
+        kinds, punctuated_read.outcomes, as_written, punctuated_read.written, strict=True
+    ):
         punctuated_by_kind.setdefault(kind, []).append(right)
+        written_by_kind.setdefault(kind, []).append(shown == truth)
     underlined_numbers = [underlined(one_writers_digits(), rng) for _ in range(args.numbers)]
     underlined_read = read_all(studio, underlined_numbers, failures, "underlined")
     crossed_numbers = [
@@ -395,6 +419,7 @@ def main() -> None:
             "digits": "2-8",
             "exact_accuracy": numbers_read.accuracy,
             **numbers_read.warnings(),
+            "signs_shown_share": numbers_read.signs_shown_share,
         },
         "touching_numbers": {"n": args.numbers, "exact_accuracy": touching_read.accuracy},
         "tilted_numbers": {
@@ -411,12 +436,16 @@ def main() -> None:
             "n": args.numbers,
             "exact_accuracy": punctuated_read.accuracy,
             "wrong_count_share": punctuated_read.warnings()["wrong_count_share"],
-            "by_kind": {k: float(np.mean(v)) for k, v in sorted(punctuated_by_kind.items())},
+            "by_kind": share_by_kind(punctuated_by_kind),
+            # the number as the page shows it, signs in place (-42, 3.14, 1,000, 555-0199)
+            "as_written_accuracy": float(np.mean(sum(written_by_kind.values(), []))),
+            "as_written_by_kind": share_by_kind(written_by_kind),
         },
         "underlined_numbers": {
             "n": args.numbers,
             "exact_accuracy": underlined_read.accuracy,
             "wrong_count_share": underlined_read.warnings()["wrong_count_share"],
+            "signs_shown_share": underlined_read.signs_shown_share,
             "line_touching_the_digits": {
                 "exact_accuracy": crossed_read.accuracy,
                 "wrong_count_share": crossed_read.warnings()["wrong_count_share"],
@@ -427,6 +456,7 @@ def main() -> None:
             "n": args.numbers,
             "exact_accuracy": scan_numbers_read.accuracy,
             "wrong_count_share": scan_numbers_read.warnings()["wrong_count_share"],
+            "signs_shown_share": scan_numbers_read.signs_shown_share,
         },
         "mnist_numbers": {"n": args.numbers, "exact_accuracy": mnist_acc},
         "dataset_formats": {"n": len(single_drawings), **dataset_formats},

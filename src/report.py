@@ -55,7 +55,7 @@ def report_html(
     """The report for one `Analysis` (or for none, with `message` saying why)."""
     created = created or dt.datetime.now(dt.UTC)
     reading = analysis.reading if analysis is not None else None
-    text = reading.text if reading is not None else ""
+    text = reading.written if reading is not None else ""  # with its signs: -20.25
     message = message or (reading.message if reading is not None else "") or "nothing drawn"
     method = analysis.method if analysis is not None else ""
     parts = [

@@ -61,10 +61,7 @@ def summary_html(reading: Reading, message: str = "", advice: str = "") -> str:
             f'<span class="{cls}"><b>{digit.label}</b> {digit.confidence:.1%}'
             f"<small>#{i}</small>{doubt}</span>"
         )
-    lines = sorted({d.line for d in reading.digits})
-    number = " / ".join(
-        "".join(str(d.label) for d in reading.digits if d.line == line) for line in lines
-    )
+    number = html.escape(reading.written)
     flagged = sum(d.uncertain for d in reading.digits)
     note = f"<p class='dis-note'>{flagged} digit(s) flagged as uncertain.</p>" if flagged else ""
     if reading.left_out_note:
@@ -137,8 +134,8 @@ def analyze_drawing(
 
 def read_api(studio: Studio, image: Any) -> dict:
     """The `/read` endpoint: {"text", "digits": [{"label", "confidence", "box"}], "message",
-    "marks_left_out"}. Whatever arrives (a file path from the API, an array, nothing) gets
-    this shape, with a sentence in `message` when nothing could be read."""
+    "marks_left_out", "written"}. Whatever arrives (a file path from the API, an array,
+    nothing) gets this shape, with a sentence in `message` when nothing could be read."""
     if image is None:
         return _empty().to_json() | {"message": "no image received"}
     try:

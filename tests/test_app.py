@@ -117,7 +117,7 @@ def test_read_answers_every_odd_file_with_the_same_shape(app_url, tmp_path):
 
     for case in write_cases(tmp_path):
         result = read_through_api(app_url, case.path)
-        assert set(result) == {"text", "digits", "message", "marks_left_out"}, case.path.name
+        assert set(result) == {"text", "digits", "message", "marks_left_out", "written"}, case
         assert result["text"] == case.text, (case.path.name, result)
         assert case.message in result["message"], (case.path.name, result)
         assert (result["message"] == "") == (case.message == ""), (case.path.name, result)

@@ -24,11 +24,16 @@ def test_report_holds_the_number_and_one_heatmap_and_grid_per_digit():
     assert page.external == 0
 
 
-def test_the_report_says_when_marks_that_are_not_digits_were_left_out():
+def test_the_report_shows_the_signs_as_written_and_says_what_was_left_out():
+    from src.reading.regions import Mark
+
     analysis = tiny_analysis()
     assert 'id="left-out"' not in report_html(analysis)
     analysis.reading.marks_left_out = 1
-    assert "Digits only: 1 mark that is not a digit" in report_html(analysis)
+    assert "1 other mark (a line under or over them, a stray mark)" in report_html(analysis)
+    analysis.reading.marks_left_out, analysis.reading.marks = 2, [Mark("-", (-8, 4, -2, 6))]
+    page = report_html(analysis)
+    assert parse_report(page).number == "-77" and "Digits read: 77, the sign is shown" in page
 
 
 def test_everything_from_input_or_files_is_escaped():

@@ -137,15 +137,18 @@ def test_specks_are_dropped():
 
 
 def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
-    """-1 0, 1.0 and 1,0 hold two digits; a flat or small mark that joins a digit, or
-    sits where a lifted 5 bar would, is still part of it."""
+    """-1 0, 1.0 and 1,0 hold two digits, and each mark is known for what it is; a flat
+    or small mark that joins a digit, or sits where a lifted 5 bar would, is still part
+    of it."""
     dash = [(10, 100), (40, 100)]  # flat, mid-height, left of the 1 (at x = 60)
     point = [(96, 154), (113, 154)]  # small, at the foot, between the 1 and the 0
     comma = [(108, 150), (100, 178)]
-    for mark in (dash, point, comma):
+    for mark, kind in ((dash, "-"), (point, "."), (comma, ",")):
         ink = ink_map(drawing([ONE, ZERO, mark]))
-        regions = find_digit_regions(ink, SegmentConfig()).regions
+        segmentation = find_digit_regions(ink, SegmentConfig())
+        regions = segmentation.regions
         assert [r.box[0] < 100 for r in regions] == [True, False], mark
+        assert [m.kind for m in segmentation.marks] == [kind]  # kept to show as written
         assert regions[0].width < 20  # the mark was not merged into the 1
         every = find_digit_regions(ink, SegmentConfig(skip_marks=False)).regions
         assert len(every) == 3 or every[0].width > 20  # read, or merged into the 1
@@ -153,6 +156,25 @@ def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
     ink = ink_map(drawing([ONE, ZERO, bar_beside]))
     regions = find_digit_regions(ink, SegmentConfig()).regions
     assert len(regions) == 2 and regions[0].width > 20  # joined the 1, as a flag would
+
+
+def test_a_sign_close_to_a_digit_or_smaller_than_a_speck_is_still_a_sign():
+    """A dash written close to a digit, within bridging reach, and a tapped point under
+    the speck size are found among the marks as drawn, so 1-0 and 1.0 show their sign;
+    a bar detached inside a 7's columns is the 7's crossbar, not a dash."""
+    close_dash = [(70, 100), (138, 100)]  # 4 px of paper from the 1 and the 0's ink
+    ink = ink_map(drawing([ONE, ZERO, close_dash]))
+    segmentation = find_digit_regions(ink, SegmentConfig())
+    assert [m.kind for m in segmentation.marks] == ["-"] and len(segmentation.regions) == 2
+    assert segmentation.regions[0].width < 20  # the dash was not bridged into the 1
+    tapped_point = drawing([ONE, ZERO])
+    tapped_point[154:162, 101:109] = 0  # 8 px: under 12% of the digits' height
+    segmentation = find_digit_regions(ink_map(tapped_point), SegmentConfig())
+    assert [m.kind for m in segmentation.marks] == ["."] and len(segmentation.regions) == 2
+    seven = [(250, 40), (310, 40), (270, 160)]
+    crossbar = [(258, 100), (276, 100)]  # left of the stem (at x = 290), 6 px of paper
+    segmentation = find_digit_regions(ink_map(drawing([ONE, seven, crossbar])), SegmentConfig())
+    assert segmentation.marks == [] and len(segmentation.regions) == 2
 
 
 def test_a_line_under_the_digits_is_not_read_even_when_close_or_touching():

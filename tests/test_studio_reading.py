@@ -82,9 +82,34 @@ def test_a_minus_sign_and_a_point_are_not_read_as_digits(studio, pen_writers):
     pen.ellipse((x - 10, y1 - 22, x + 10, y1 - 2), fill=0)  # larger than a speck
     reading = studio.read(np.asarray(image))
     assert reading.text == "2025" and reading.marks_left_out == 2
+    assert reading.written == "-20.25"  # what the page shows
     assert reading.to_json()["marks_left_out"] == 2  # what /read tells programs
     every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
     assert len(every_mark.read(np.asarray(image)).text) > 4
+
+
+def test_a_tapped_point_and_a_close_dash_are_shown_where_they_were_written(studio, pen_writers):
+    """3.14 with a point the size of the brush (under the speck size) and 555-0199 with
+    the dash close to its neighbours: the digits read as before, the page shows the
+    signs in place, `/read` gives both forms."""
+    rng = np.random.default_rng(1)
+    writer = sorted(pen_writers)[1]
+    drawing = render_number(pick(pen_writers[writer], "314"), rng, height=150, brush_frac=0.06,
+                            gap_frac=(0.4, 0.5), margin_frac=1.0, transparent=False)  # fmt: skip
+    image = Image.fromarray(drawing.image).convert("L")
+    x, foot = (drawing.boxes[0][2] + drawing.boxes[1][0]) / 2, drawing.boxes[0][3]
+    ImageDraw.Draw(image).ellipse((x - 5, foot - 10, x + 5, foot), fill=0)  # a tap
+    reading = studio.read(np.asarray(image))
+    assert (reading.text, reading.written) == ("314", "3.14")
+    assert reading.to_json()["written"] == "3.14" and reading.marks_left_out == 1
+    drawing = render_number(pick(pen_writers[writer], "5550199"), rng, height=150,
+                            brush_frac=0.08, gap_frac=(0.3, 0.35), transparent=False)  # fmt: skip
+    image = Image.fromarray(drawing.image).convert("L")
+    (_, y0, x0, y1), (x1, *_) = drawing.boxes[2], drawing.boxes[3]
+    pen = ImageDraw.Draw(image)
+    pen.line([(x0 + 0.2 * (x1 - x0), (y0 + y1) / 2), (x1 - 0.2 * (x1 - x0), (y0 + y1) / 2)], 0, 12)
+    reading = studio.read(np.asarray(image))
+    assert (reading.text, reading.written) == ("5550199", "555-0199")
 
 
 def test_an_underlined_number_is_read_as_written(studio, pen_writers):
@@ -98,6 +123,7 @@ def test_an_underlined_number_is_read_as_written(studio, pen_writers):
     ImageDraw.Draw(image).line([(left, foot), (right, foot + 6)], 0, 15)
     reading = studio.read(np.asarray(image))
     assert reading.text == "31415" and reading.marks_left_out == 1
+    assert reading.written == "31415"  # a line is no sign: nothing shown for it
     assert all(d.box[3] < foot - 7 for d in reading.digits)  # no digit holds the line
     every_mark = Studio.load(segment=SegmentConfig(skip_marks=False))
     assert any(d.box[3] > foot for d in every_mark.read(np.asarray(image)).digits)

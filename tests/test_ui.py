@@ -108,8 +108,9 @@ def test_unexpected_failure_is_hidden_from_the_page(studio, monkeypatch):
 
 def test_read_api_json_shape(studio):
     result = read_api(studio, strokes_layer())
-    assert set(result) == {"text", "digits", "message", "marks_left_out"}
+    assert set(result) == {"text", "digits", "message", "marks_left_out", "written"}
     assert len(result["digits"]) == 3 and len(result["text"]) == 3
+    assert result["written"] == result["text"]  # no signs drawn, none shown
     for digit in result["digits"]:
         assert set(digit) == {"label", "confidence", "box"} and len(digit["box"]) == 4
 
@@ -125,14 +126,21 @@ def test_summary_flags_uncertain_digits():
     assert ">71<" in html and "or 7 (45%)" in html and "1 digit(s) flagged" in html
 
 
-def test_summary_says_when_marks_that_are_not_digits_were_left_out():
+def test_summary_shows_the_signs_as_written_and_says_what_was_left_out():
+    from src.reading.regions import Mark
     from src.studio import DigitReading, Reading
 
-    digit = DigitReading(4, 0.99, [0.0] * 4 + [0.99] + [0.01 / 5] * 5, (0, 0, 5, 5))
-    plain = summary_html(Reading("4", [digit], torch.zeros(1, 1, 28, 28)))
-    assert "dis-left-out" not in plain
-    signed = summary_html(Reading("4", [digit], torch.zeros(1, 1, 28, 28), marks_left_out=2))
-    assert 'id="dis-left-out"' in signed and "2 marks that are not digits" in signed
+    probs = [0.0] * 4 + [0.99] + [0.01 / 5] * 5
+    fours = [DigitReading(4, 0.99, probs, (x, 0, x + 5, 10)) for x in (10, 30)]
+    plain = summary_html(Reading("44", fours, torch.zeros(2, 1, 28, 28)))
+    assert "dis-left-out" not in plain and ">44<" in plain
+    minus, point = Mark("-", (0, 4, 6, 6)), Mark(".", (21, 8, 23, 10))
+    signed = Reading("44", fours, torch.zeros(2, 1, 28, 28), marks_left_out=3, marks=[minus, point])
+    html = summary_html(signed)
+    assert 'id="dis-number">-4.4<' in html  # the number as written, signs in place
+    assert 'id="dis-left-out"' in html and "Digits read: 44, the 2 signs are shown" in html
+    assert "1 other mark (a line under or over them" in html  # the third mark was a line
+    assert signed.to_json()["text"] == "44" and signed.to_json()["written"] == "-4.4"
 
 
 def test_summary_shows_what_the_other_reader_saw():

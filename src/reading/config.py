@@ -23,7 +23,7 @@ class SegmentConfig:
     # Marks that are no part of any digit are not read: a short mark standing apart
     # from every digit and shaped and placed like a dash (flat, mid-height) or a point
     # or comma (small, at the foot of the line), as in -42, 555-0199, 3.14 or 1,000
-    # (`regions.is_punctuation`), and a line drawn under or over the digits, apart
+    # (`regions.punctuation_kind`), and a line drawn under or over the digits, apart
     # from them or through them (`regions.ruled_lines`). False: every mark is read.
     skip_marks: bool = True
     # Marks closer than this many pen widths (and 6% of the ink's height) are one piece

@@ -28,7 +28,7 @@ from src.reading.fusion import (
 )
 from src.reading.line_view import LineView, view_regions
 from src.reading.normalize import normalize_digits, upright
-from src.reading.regions import find_digit_regions
+from src.reading.regions import Mark, find_digit_regions
 
 Judge = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # see Studio.judge
 
@@ -68,20 +68,40 @@ class Reading:
     message: str = ""  # for a person, when nothing could be read
     # Marks left out as no digit: a minus sign, point, comma or dash, a ruled line.
     marks_left_out: int = 0
+    # The signs among them (not the lines), boxes in input pixels: `written` shows them.
+    marks: list[Mark] = field(default_factory=list)
     # What the line reader saw, per line number, and working pixels per input pixel:
     # kept so its explanation needs no second pass.
     line_views: dict[int, LineView] = field(default_factory=dict, repr=False)
     scale: float = field(default=1.0, repr=False)
 
     @property
+    def written(self) -> str:
+        """The number as written: the digits with the signs among them (-20.25, 1,000,
+        555-0199), in the order they stand, lines joined by " / ". `text` has the
+        digits alone, which is what was read; this is how a person wrote them."""
+        items = [(d.line, d.box, str(d.label)) for d in self.digits]
+        items += [(m.line, m.box, m.kind) for m in self.marks]
+        lines: dict[int, list[tuple[float, str]]] = {}
+        for line, box, char in items:
+            lines.setdefault(line, []).append(((box[0] + box[2]) / 2, char))
+        return " / ".join("".join(c for _, c in sorted(lines[k])) for k in sorted(lines))
+
+    @property
     def left_out_note(self) -> str:
-        """For a person, when marks that are no digit were not read ("" otherwise): the
-        number holds digits only, so a minus sign or a point is not lost silently."""
-        marks = self.marks_left_out
-        if not marks:
-            return ""
-        what = "1 mark that is not a digit" if marks == 1 else f"{marks} marks that are not digits"
-        return f"Digits only: {what} (a sign, point, comma, dash or underline) left out."
+        """For a person, when marks that are no digit were not read as digits ("" when
+        none): the signs are shown in the number as written but are not part of `text`;
+        a line under or over the digits, or a mark in broken ink, is left out."""
+        signs, others = len(self.marks), self.marks_left_out - len(self.marks)
+        parts = []
+        if signs:
+            shown = "the sign is" if signs == 1 else f"the {signs} signs are"
+            parts.append(f"digits read: {self.text}, {shown} shown as written")
+        if others:
+            what = "1 other mark" if others == 1 else f"{others} other marks"
+            parts.append(f"{what} (a line under or over them, a stray mark) left out")
+        note = "; ".join(parts)
+        return note[:1].upper() + note[1:] + "." if note else ""
 
     def to_json(self) -> dict:
         return {
@@ -92,6 +112,7 @@ class Reading:
             ],
             "message": self.message or ("" if self.digits else NOTHING_DRAWN),
             "marks_left_out": self.marks_left_out,
+            "written": self.written,
         }
 
 
@@ -157,8 +178,12 @@ def read_ink(
             kept.append(offsets[option.candidate] + k)
     text = "".join(str(d.label) for d in digits)
     pieces = batch[kept].unsqueeze(1)
+    marks = [
+        replace(m, box=to_input_box(m.box, segmentation.scale, ink.shape))
+        for m in segmentation.marks
+    ]
     return Reading(text, digits, pieces, marks_left_out=segmentation.marks_left_out,
-                   line_views=views, scale=segmentation.scale)  # fmt: skip
+                   marks=marks, line_views=views, scale=segmentation.scale)  # fmt: skip
 
 
 def to_input_box(

@@ -154,7 +154,10 @@ def test_restyle_endpoint_writes_in_the_drawings_hand(app_url):
     assert picture is None and "only the digits" in message
 
 
-def test_browser_draws_a_number_and_sees_it_read(app_url):
+def test_browser_draws_a_signed_number_and_sees_it_read(app_url):
+    """-2025 drawn on the sketchpad: a minus sign dragged at mid-height, then a real
+    writer's strokes. The page shows -2025; the digits are what is explained, varied,
+    reported and restyled."""
     need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
          "Debian's chromium at /usr/bin/chromium (apt-get install chromium)")  # fmt: skip
     from playwright.sync_api import sync_playwright
@@ -174,6 +177,12 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             box = page.query_selector_all("#sketchpad canvas")[-1].bounding_box()
             height = 0.45 * box["height"]
             left, top = box["x"] + 0.1 * box["width"], box["y"] + 0.25 * box["height"]
+            page.mouse.move(left, top + 0.55 * height)  # the minus sign
+            page.mouse.down()
+            for step in range(1, 6):
+                page.mouse.move(left + step * 0.06 * height, top + 0.55 * height)
+            page.mouse.up()
+            left += 0.6 * height
             # Replay a real writer's pen strokes as mouse drags, digit after digit.
             for strokes in (normalised_strokes(d) for d in digits):
                 width = max(s[:, 0].max() for s in strokes) * height
@@ -208,10 +217,10 @@ def test_browser_draws_a_number_and_sees_it_read(app_url):
             page.screenshot(path=str(results / "studio_browser.png"), full_page=True)
         finally:
             browser.close()
-    assert shown == number
+    assert shown == "-" + number
     assert len(heatmaps) == len(number)
     assert len(variations) == len(number)
     assert restyled
     page = parse_report(report)
     assert report_name == f"digit-report-{number}.html"
-    assert page.number == number and page.heatmaps == page.variations == len(number)
+    assert page.number == "-" + number and page.heatmaps == page.variations == len(number)

@@ -14,6 +14,8 @@ from scipy import ndimage
 from src.reading.config import SegmentConfig
 from src.reading.ink import pen_width, stroke_ink
 
+EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal neighbours are one mark
+
 
 @dataclass
 class Region:
@@ -81,9 +83,12 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # are broken by its sampling, so their heights do not tell how tall its digits are.
     rules, marks = 0, []
     if config.skip_marks and scale <= 1:
-        lines_ink, rules = ruled_lines(mask)
-        mask &= ~lines_ink
-        signs_ink, marks = signs_apart(mask, config)
+        labels, count = ndimage.label(mask, structure=EIGHT)
+        lines_ink, rules = ruled_lines(mask, labels, count)
+        if rules:
+            mask &= ~lines_ink
+            labels, count = ndimage.label(mask, structure=EIGHT)
+        signs_ink, marks = signs_apart(labels, count, config)
         mask &= ~signs_ink
     reach_factor = config.bridge_small if scale > 1 else 1.0
     labels, count = connected_marks(mask, config.bridge_gap, reach_factor)
@@ -145,30 +150,33 @@ def sized_marks(
     return boxes, np.flatnonzero(keep & ~small), np.flatnonzero(keep & small)
 
 
-def signs_apart(mask: np.ndarray, config: SegmentConfig) -> tuple[np.ndarray, list[Mark]]:
+def signs_apart(
+    labels: np.ndarray, count: int, config: SegmentConfig
+) -> tuple[np.ndarray, list[Mark]]:
     """The ink of the signs written among the digits (a minus sign, a dash, a point, a
     comma; see `punctuation_kind`), as drawn, and the signs. Found before bridging,
     which joins a dash or a point written close to a digit into it (in a probe of
     held-out writers' 555-0199s, 38% of the dashes were found after bridging, 83%
     before), and among specks a pen wide or more: a tapped point is often under the
-    speck size, so 3.14 showed as 314. Not in broken ink (see below)."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    speck size, so 3.14 showed as 314. Not in broken ink (see below). `labels` are the
+    marks as drawn (8-connected components, 1..count)."""
+    none = np.zeros(labels.shape, bool), []
     boxes, ids, specks = sized_marks(labels, count, config)
     if not 0 < len(ids) <= config.max_components:
-        return np.zeros_like(mask), []
+        return none
     # More pieces than digits is broken ink (a thin pen scanned small comes out dotted),
     # whose pieces can look like signs: there, only what bridging leaves apart is one.
     heights = boxes[ids, 3] - boxes[ids, 1]
     tall = int((heights >= _tall_cut(heights)).sum())
     if len(ids) - tall + len(specks) > tall:
-        return np.zeros_like(mask), []
+        return none
     clear = clear_of_other_marks(labels, boxes[ids], ids + 1)
     groups, punctuation = _merge_pieces(boxes[ids], clear, config)
     signs = {ids[i] + 1: Mark(kind, union_box(boxes[ids[[i]]])) for i, kind in punctuation.items()}
     digits = np.array([union_box(boxes[ids[members]]) for members, _ in groups])
     lines = np.array([line for _, line in groups])
     # A pen draws no dot narrower than itself: smaller specks are dust or a scan's grain.
-    pen = pen_width(mask)
+    pen = pen_width(labels > 0) if len(specks) else 0.0
     extent = np.maximum(boxes[specks, 2] - boxes[specks, 0], boxes[specks, 3] - boxes[specks, 1])
     speck_clear = clear_of_other_marks(labels, boxes[specks], specks + 1) & (extent >= pen)
     for i in specks[speck_clear]:
@@ -220,10 +228,9 @@ def connected_marks(
     photographed small comes out as dots and dashes, and every dash would otherwise be
     read as a digit; gaps between written digits are wider than that. `reach_factor`
     widens both limits below (for pictures enlarged from a few pixels)."""
-    eight = np.ones((3, 3), bool)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
-        return ndimage.label(mask, structure=eight)
+        return ndimage.label(mask, structure=EIGHT)
     # Everything below works within the ink's box: two marks whose grown squares meet
     # also meet inside it.
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -232,11 +239,11 @@ def connected_marks(
     limit = min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1))
     reach = round(reach_factor * limit)
     if reach < 1:
-        return ndimage.label(mask, structure=eight)
+        return ndimage.label(mask, structure=EIGHT)
     # Grown by a square: a max filter is separable, its cost does not grow with the pen.
     labels = np.zeros(mask.shape, np.int32)
     labels[box], count = ndimage.label(
-        ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=eight
+        ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=EIGHT
     )
     labels[~mask] = 0
     return labels, count
@@ -347,13 +354,13 @@ def punctuation_kind(box: np.ndarray, top: float, foot: float) -> str:
     return ""
 
 
-def ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, int]:
+def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, int]:
     """The ink of lines drawn under or over the digits, and how many: such a line is
     no part of any digit, and joined to one it ruins its reading (an underlined 94460
     read 24462). A line apart from the digits is a mark of its own (see `is_rule`); one
     that touches them is the horizontal runs of ink longer than two digits are tall,
-    which no digit's stroke makes: taking them out cuts the digits where they cross it."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    which no digit's stroke makes: taking them out cuts the digits where they cross it.
+    `labels` are the mask's 8-connected components, 1..count."""
     if count == 0:
         return np.zeros_like(mask), 0
     slices = ndimage.find_objects(labels)

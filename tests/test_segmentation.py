@@ -193,6 +193,10 @@ def test_a_line_under_the_digits_is_not_read_even_when_close_or_touching():
     segmentation = find_digit_regions(ink, SegmentConfig())
     assert len(segmentation.regions) == 3 and segmentation.marks_left_out == 1
     assert all(r.width < 60 for r in segmentation.regions)  # cut free of it
+    under_two = [(30, 160), (215, 160)]  # 193 px: under two digits, not 2x their height
+    segmentation = find_digit_regions(ink_map(drawing([ONE, ZERO, under_two])), SegmentConfig())
+    assert len(segmentation.regions) == 2 and segmentation.marks_left_out == 1
+    assert all(r.width < 60 for r in segmentation.regions)
     five_bar = [(150, 20), (195, 20)]  # over the 0 only, 45 px wide
     regions = find_digit_regions(ink_map(drawing([ONE, ZERO, five_bar])), SegmentConfig()).regions
     assert len(regions) == 2 and regions[1].box[1] < 30

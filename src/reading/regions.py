@@ -358,9 +358,10 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
     """The ink of lines drawn under or over the digits, and how many: such a line is
     no part of any digit, and joined to one it ruins its reading (an underlined 94460
     read 24462). A line apart from the digits is a mark of its own (see `is_rule`); one
-    that touches them is the horizontal runs of ink longer than two digits are tall,
-    which no digit's stroke makes: taking them out cuts the digits where they cross it.
-    `labels` are the mask's 8-connected components, 1..count."""
+    that touches them is the horizontal runs of ink longer than 1.4 times the digits'
+    height, which no digit's stroke makes (a 7's top or a 2's base is under one height)
+    while a line under two digits is that long: taking them out cuts the digits where
+    they cross it. `labels` are the mask's 8-connected components, 1..count."""
     if count == 0:
         return np.zeros_like(mask), 0
     slices = ndimage.find_objects(labels)
@@ -368,7 +369,7 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
     digit_height = typical_height(boxes[:, 3] - boxes[:, 1])
     rules = [i + 1 for i, box in enumerate(boxes) if count > 1 and is_rule(box, digit_height)]
     lines = np.isin(labels, rules) if rules else np.zeros_like(mask)
-    length = round(2 * digit_height)
+    length = round(1.4 * digit_height)
     if length >= 8 and (boxes[:, 2] - boxes[:, 0]).max() >= length:
         touching = horizontal_runs(mask & ~lines, length)
         if touching.any():

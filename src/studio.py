@@ -2,6 +2,7 @@
 
     studio = Studio.load()
     reading = studio.read(image)        # reading.text == "2025"
+    reading.written                     # "-20.25" when a minus sign and a point were drawn
     analysis = studio.analyze(image)    # + heatmaps, VAE variations, morph
 
 Reading itself is `src/reading/` (ink -> regions -> cuts -> line reader and classifier

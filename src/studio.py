@@ -270,6 +270,7 @@ BOX_COLOURS = [
     (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
     (70, 200, 200), (240, 50, 230), (128, 128, 0), (0, 128, 128), (170, 110, 40),
 ]  # fmt: skip
+SIGN_COLOUR = (150, 150, 150)  # a sign's box: seen, but no digit
 
 
 def pen_for_size(ink: np.ndarray, reading: Reading, level: float) -> float:
@@ -282,7 +283,8 @@ def pen_for_size(ink: np.ndarray, reading: Reading, level: float) -> float:
 
 
 def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarray:
-    """The drawing as dark ink on white with each digit's box and label, at most
+    """The drawing as dark ink on white with each digit's box and label, and a thin
+    grey box round each sign (a minus, a point: shown, not read as a digit), at most
     `max_side` pixels wide or tall (a photo is shown small, a sketch as drawn)."""
     from PIL import Image, ImageDraw
 
@@ -299,6 +301,9 @@ def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarr
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=line)
         label = f"{digit.label} {digit.confidence:.0%}"
         draw.text((x0 + line + 1, max(0, y0 - 12)), label, fill=colour)
+    for mark in reading.marks:
+        x0, y0, x1, y1 = (round(v * scale) for v in mark.box)
+        draw.rectangle((x0 - line, y0 - line, x1 + line, y1 + line), outline=SIGN_COLOUR)
     return np.asarray(canvas)
 
 

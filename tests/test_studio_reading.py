@@ -102,6 +102,10 @@ def test_a_tapped_point_and_a_close_dash_are_shown_where_they_were_written(studi
     reading = studio.read(np.asarray(image))
     assert (reading.text, reading.written) == ("314", "3.14")
     assert reading.to_json()["written"] == "3.14" and reading.marks_left_out == 1
+    from src.studio import SIGN_COLOUR
+
+    annotated = studio.analyze(np.asarray(image)).annotated  # the point gets a grey box
+    assert (annotated == SIGN_COLOUR).all(axis=2).sum() > 20
     drawing = render_number(pick(pen_writers[writer], "5550199"), rng, height=150,
                             brush_frac=0.08, gap_frac=(0.3, 0.35), transparent=False)  # fmt: skip
     image = Image.fromarray(drawing.image).convert("L")

@@ -116,6 +116,35 @@ def test_a_tapped_point_and_a_close_dash_are_shown_where_they_were_written(studi
     assert (reading.text, reading.written) == ("5550199", "555-0199")
 
 
+def test_each_sign_is_shown_on_its_own_line(studio, pen_writers):
+    """3.14 over -2025: a tapped point under the first line's gap is its sign even where
+    a digit of the line below shares its columns; lines are joined by " / "."""
+    rng = np.random.default_rng(0)
+    writer = sorted(pen_writers)[2]
+    first, second = (
+        render_number(
+            pick(pen_writers[writer], text),
+            rng,
+            height=120,
+            brush_frac=0.07,
+            transparent=False,
+            margin_frac=1.0,
+        )  # fmt: skip
+        for text in ("314", "2025")
+    )
+    h1, (h2, w2) = first.image.shape[0], second.image.shape[:2]
+    page = Image.new("L", (max(first.image.shape[1], w2), h1 + h2), 255)
+    page.paste(Image.fromarray(first.image).convert("L"), (0, 0))
+    page.paste(Image.fromarray(second.image).convert("L"), (0, h1))
+    pen = ImageDraw.Draw(page)
+    x, foot = (first.boxes[0][2] + first.boxes[1][0]) / 2, first.boxes[0][3]
+    pen.ellipse((x - 6, foot - 12, x + 6, foot), fill=0)
+    x0, y0, _, y1 = second.boxes[0]
+    pen.line([(x0 - 90, h1 + (y0 + y1) / 2), (x0 - 40, h1 + (y0 + y1) / 2)], 0, 9)
+    reading = studio.read(np.asarray(page))
+    assert (reading.text, reading.written) == ("3142025", "3.14 / -2025")
+
+
 def test_an_underlined_number_is_read_as_written(studio, pen_writers):
     rng = np.random.default_rng(0)
     writer = sorted(pen_writers)[0]

@@ -325,14 +325,16 @@ def small_sign_kind(box: np.ndarray, digits: np.ndarray, lines: np.ndarray) -> s
     (their boxes, and line numbers in `lines`) it sits on: within a quarter of their
     height above or below them."""
     middle = (box[1] + box[3]) / 2
-    overlaps = np.minimum(box[2], digits[:, 2]) - np.maximum(box[0], digits[:, 0])
-    if (overlaps > 0.5 * (box[2] - box[0])).any():
-        return ""
     for line in np.unique(lines):
-        top, foot = np.median(digits[lines == line, 1]), np.median(digits[lines == line, 3])
+        mine = digits[lines == line]
+        top, foot = np.median(mine[:, 1]), np.median(mine[:, 3])
         margin = 0.25 * (foot - top)
-        if top - margin <= middle <= foot + margin:
-            return punctuation_kind(box, float(top), float(foot))
+        if not top - margin <= middle <= foot + margin:
+            continue
+        overlaps = np.minimum(box[2], mine[:, 2]) - np.maximum(box[0], mine[:, 0])
+        if (overlaps > 0.5 * (box[2] - box[0])).any():
+            return ""  # within a digit's columns: a piece of it
+        return punctuation_kind(box, float(top), float(foot))
     return ""
 
 

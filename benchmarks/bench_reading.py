@@ -383,13 +383,14 @@ def main() -> None:
         *(punctuated(one_writers_digits(), rng) for _ in range(args.numbers)), strict=True
     )
     punctuated_read = read_all(studio, punctuated_drawings, failures, "punctuated")
+    written_right = [s == t for s, t in zip(punctuated_read.written, as_written, strict=True)]
     punctuated_by_kind: dict[str, list[bool]] = {}
     written_by_kind: dict[str, list[bool]] = {}
-    for kind, right, truth, shown in zip(
-        kinds, punctuated_read.outcomes, as_written, punctuated_read.written, strict=True
+    for kind, right, shown_right in zip(
+        kinds, punctuated_read.outcomes, written_right, strict=True
     ):
         punctuated_by_kind.setdefault(kind, []).append(right)
-        written_by_kind.setdefault(kind, []).append(shown == truth)
+        written_by_kind.setdefault(kind, []).append(shown_right)
     underlined_numbers = [underlined(one_writers_digits(), rng) for _ in range(args.numbers)]
     underlined_read = read_all(studio, underlined_numbers, failures, "underlined")
     crossed_numbers = [
@@ -438,7 +439,7 @@ def main() -> None:
             "wrong_count_share": punctuated_read.warnings()["wrong_count_share"],
             "by_kind": share_by_kind(punctuated_by_kind),
             # the number as the page shows it, signs in place (-42, 3.14, 1,000, 555-0199)
-            "as_written_accuracy": float(np.mean(sum(written_by_kind.values(), []))),
+            "as_written_accuracy": float(np.mean(written_right)),
             "as_written_by_kind": share_by_kind(written_by_kind),
         },
         "underlined_numbers": {

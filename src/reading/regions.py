@@ -305,9 +305,9 @@ def _merge_pieces(
         top, foot = float(np.median(boxes[tall, 1])), float(np.median(boxes[tall, 3]))
         for i in (i for i in line if heights[i] < tall_cut):
             best = max(tall, key=lambda t: x_overlap(i, t))
-            kind = punctuation_kind(boxes[i], top, foot)
-            half_in = x_overlap(i, best) > 0.5 * (boxes[i, 2] - boxes[i, 0])
-            if clear[i] and not half_in and config.skip_marks and kind:
+            apart = clear[i] and not within_columns(boxes[i], boxes[tall])
+            kind = punctuation_kind(boxes[i], top, foot) if apart and config.skip_marks else ""
+            if kind:
                 dropped[i] = kind
             elif x_overlap(i, best) > -0.3 * heights[best]:
                 parent[find(i)] = find(best)
@@ -331,11 +331,18 @@ def small_sign_kind(box: np.ndarray, digits: np.ndarray, lines: np.ndarray) -> s
         margin = 0.25 * (foot - top)
         if not top - margin <= middle <= foot + margin:
             continue
-        overlaps = np.minimum(box[2], mine[:, 2]) - np.maximum(box[0], mine[:, 0])
-        if (overlaps > 0.5 * (box[2] - box[0])).any():
-            return ""  # within a digit's columns: a piece of it
+        if within_columns(box, mine):
+            return ""
         return punctuation_kind(box, float(top), float(foot))
     return ""
+
+
+def within_columns(box: np.ndarray, digits: np.ndarray) -> bool:
+    """Whether over half of a mark's width (x0, y0, x1, y1) lies within the columns of
+    one of `digits` (N, 4): then it is a piece of that digit (a 7's crossbar written
+    apart from its stem), not a sign beside it."""
+    overlaps = np.minimum(box[2], digits[:, 2]) - np.maximum(box[0], digits[:, 0])
+    return bool((overlaps > 0.5 * (box[2] - box[0])).any())
 
 
 def punctuation_kind(box: np.ndarray, top: float, foot: float) -> str:

@@ -83,6 +83,19 @@ def load_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     return checkpoint
 
 
+def record_metrics(path: str | Path, kind: str, metrics: dict[str, float]) -> dict:
+    """Re-measured figures written into a checkpoint's metrics, weights and configs kept:
+    for when the code that judges the model changed (the studio's normalisation, say).
+    The figures replaced are kept under "remeasured", with the commit that measured."""
+    checkpoint = load_checkpoint(path, kind)
+    old = checkpoint["metrics"]
+    was = {key: old[key] for key in metrics if key in old and old[key] != metrics[key]}
+    remeasured = [*old.get("remeasured", []), {"git_commit": git_commit(), "was": was}]
+    checkpoint["metrics"] = {**old, **metrics, "remeasured": remeasured}
+    write_atomically(Path(path), lambda f: torch.save(checkpoint, f))
+    return checkpoint
+
+
 def restore_weights(model: nn.Module, checkpoint: dict, path: str | Path) -> None:
     """Load the checkpoint's weights into `model`, reporting any shape mismatch clearly."""
     try:

@@ -5,7 +5,13 @@ import pickle
 import pytest
 import torch
 
-from src.checkpoint import CheckpointError, load_checkpoint, restore_weights, save_checkpoint
+from src.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    record_metrics,
+    restore_weights,
+    save_checkpoint,
+)
 from src.models.classifier import ClassifierConfig, DigitClassifier
 from src.runtime import select_device, set_seed
 
@@ -31,6 +37,18 @@ def test_round_trip_keeps_everything(tmp_path):
     x = torch.rand(3, 1, 28, 28)
     model.eval(), clone.eval()
     assert torch.equal(model(x), clone(x))
+
+
+def test_recorded_metrics_replace_old_figures_and_keep_them(tmp_path):
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, "classifier", tiny_classifier(), {}, {"lr": 0.1}, {"acc": 0.5, "n": 3})
+    before = load_checkpoint(path, "classifier")
+    record_metrics(path, "classifier", {"acc": 0.75})
+    after = load_checkpoint(path, "classifier")
+    assert after["metrics"]["acc"] == 0.75 and after["metrics"]["n"] == 3
+    assert after["metrics"]["remeasured"][0]["was"] == {"acc": 0.5}
+    assert after["created"] == before["created"] and after["train_config"] == {"lr": 0.1}
+    assert all(torch.equal(after["state_dict"][k], v) for k, v in before["state_dict"].items())
 
 
 def test_atomic_write_keeps_previous_file_when_save_fails(tmp_path, monkeypatch):

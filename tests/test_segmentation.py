@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from src.reading.ink import stroke_ink
+from src.reading.ink import pen_width, stroke_ink
 from src.reading.line_view import line_ink
 from src.utils.segmentation import (
     DrawingError,
@@ -340,7 +340,7 @@ def test_a_pen_in_mnists_range_is_kept_as_written():
     """Redrawing only loses shape when the pen is already one MNIST's digits have; a
     mouse line far thinner than that is still redrawn at the studio's width."""
     tall_zero = [(100, 60), (200, 60), (200, 300), (100, 300), (100, 60)]  # 240 px tall
-    redraw_all = SegmentConfig(keep_pen_min=0.0, keep_pen_max=0.0)
+    redraw_all = SegmentConfig(keep_pen_min=0.0, keep_pen_max=0.0, erode_fat_pens=False)
     keep, never = SegmentConfig(), SegmentConfig(redraw=False)
 
     def normalised(width: int, config: SegmentConfig) -> np.ndarray:
@@ -352,6 +352,30 @@ def test_a_pen_in_mnists_range_is_kept_as_written():
     assert not np.array_equal(normalised(marker, keep), normalised(marker, redraw_all))
     mouse = 3  # 1%: redrawn as before
     assert np.array_equal(normalised(mouse, keep), normalised(mouse, redraw_all))
+
+
+def test_a_marker_fatter_than_mnists_pens_is_worn_down_not_thinned():
+    """A pen far fatter than MNIST's (a marker 40% as wide as the ring it draws) is
+    eroded to the top of MNIST's range: the hole it nearly filled opens up and the ring
+    keeps its body, where thinning would redraw it as a new, thinner stroke."""
+    canvas = Image.new("L", (500, 500), 0)
+    ImageDraw.Draw(canvas).ellipse((50, 50, 450, 450), outline=255, width=160)
+    ring = np.asarray(canvas, np.float32) / 255.0
+
+    def view(config: SegmentConfig) -> np.ndarray:
+        return normalize_digit(ring, config) > 0.5
+
+    def hole_areas(mask: np.ndarray) -> list[int]:
+        background, count = ndimage.label(~mask)
+        edge = np.r_[background[0], background[-1], background[:, 0], background[:, -1]]
+        inner = set(range(1, count + 1)) - set(np.unique(edge))
+        return [int((background == k).sum()) for k in sorted(inner)]
+
+    worn, drawn = view(SegmentConfig()), view(SegmentConfig(redraw=False))
+    thinned = view(SegmentConfig(erode_fat_pens=False))
+    assert len(hole_areas(worn)) == 1 and hole_areas(worn)[0] > 4 * sum(hole_areas(drawn))
+    assert pen_width(worn) / 20 <= 0.3 < pen_width(drawn) / 20  # 20 px: the digit's box
+    assert pen_width(thinned) < 0.75 * pen_width(worn)  # redrawn at the studio's width
 
 
 def test_thinning_keeps_strokes_whole_and_loops_open():

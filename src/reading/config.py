@@ -42,8 +42,12 @@ class SegmentConfig:
     redraw: bool = True  # thin and redraw strokes at stroke_ratio; off keeps the writer's pen
     # A pen already in MNIST's range (stroke width / the digit's longer side; MNIST's
     # digits span about 0.10-0.27) is kept as written: redrawing it only loses shape.
-    # Set both to 0 to redraw every pen.
+    # Set both to 0 and `erode_fat_pens` off to redraw every pen.
     keep_pen_min: float = bounded(0.09, 0.0, 1.0)
     keep_pen_max: float = bounded(0.25, 0.0, 1.0)
+    # A pen fatter than keep_pen_max (a marker, a bold MNIST digit) is worn down to it
+    # from the outside: its loops stay open where thinning would turn a loop the pen
+    # nearly filled into a line (a bold 8 read as a 1). Off: thinned and redrawn.
+    erode_fat_pens: bool = True
     work_size: int = bounded(64, 28, 512)  # crops are normalised at this size, then 20 px
     line_weight: float = bounded(1.0, 0.0, 100.0)  # the line reader's say in cuts (studio.py)

@@ -112,18 +112,27 @@ def normalize_digits(crops: list[np.ndarray], config: SegmentConfig) -> np.ndarr
     made; the strokes of all of them are thinned in one pass."""
     masks = [_work_mask(crop, config) for crop in crops]
     if config.redraw:
-        # 2. Redraw a pen MNIST never has with one that it does: thin the strokes to
-        #    connected centre lines and give those the target width. A 3 px mouse line
-        #    and a 40 px marker become the same stroke; a pen in MNIST's range stays.
-        drawn = [i for i, m in enumerate(masks) if m is not None and not _pen_in_range(m, config)]
+        # 2. Bring a pen MNIST never has into its range. A pen too thin for it is thinned
+        #    to connected centre lines and given the target width, so a 3 px mouse line
+        #    becomes a pen stroke; one too fat is worn down to the range's top, keeping
+        #    the loops it left open; one in range stays as drawn.
+        drawn = []
+        for i, mask in enumerate(masks):
+            if mask is None:
+                continue
+            width, widest = pen_width(mask), config.keep_pen_max * config.work_size
+            if width > widest and config.erode_fat_pens:
+                masks[i] = _worn_down(mask, width, widest)
+            elif width > widest or width < config.keep_pen_min * config.work_size:
+                drawn.append(i)
         side = max((max(masks[i].shape) for i in drawn), default=0)
         stacked = np.zeros((len(drawn), side, side), bool)
         for k, i in enumerate(drawn):
             stacked[k, : masks[i].shape[0], : masks[i].shape[1]] = masks[i]
-        width = config.stroke_ratio * config.work_size
+        target = config.stroke_ratio * config.work_size
         for i, skeleton in zip(drawn, thin_each(stacked), strict=True):
             h, w = masks[i].shape
-            masks[i] = _redrawn(masks[i], skeleton[:h, :w], width)
+            masks[i] = _redrawn(masks[i], skeleton[:h, :w], target)
     out = np.zeros((len(crops), 28, 28), np.float32)
     for i, mask in enumerate(masks):
         if mask is not None:
@@ -131,11 +140,19 @@ def normalize_digits(crops: list[np.ndarray], config: SegmentConfig) -> np.ndarr
     return out
 
 
-def _pen_in_range(mask: np.ndarray, config: SegmentConfig) -> bool:
-    """Is the stroke width of a work mask (its longer side is `work_size`, plus the
-    padding) one MNIST's digits have? Then it is kept as the writer drew it."""
-    ratio = pen_width(mask) / config.work_size
-    return config.keep_pen_min <= ratio <= config.keep_pen_max
+def _worn_down(mask: np.ndarray, width: float, target: float) -> np.ndarray:
+    """A stroke mask `width` px wide (on average) eroded to about `target` px: what lies
+    deeper than half the difference inside the ink. A mask all thinner than that (no
+    ink so deep) is kept as it is."""
+    deep = ndimage.distance_transform_edt(mask) > (width - target) / 2
+    return deep if deep.any() else mask
+
+
+def pen_share(crop: np.ndarray, config: SegmentConfig) -> float:
+    """A digit crop's stroke width as a share of its longer side, as normalisation
+    measures it (MNIST's digits: about 0.10-0.27); 0 for a crop without ink."""
+    mask = _work_mask(crop, config)
+    return 0.0 if mask is None else pen_width(mask) / config.work_size
 
 
 def _work_mask(crop: np.ndarray, config: SegmentConfig) -> np.ndarray | None:
@@ -183,6 +200,11 @@ def studio_view(image: np.ndarray, config: SegmentConfig) -> np.ndarray:
     """An MNIST digit (28x28 uint8) as the studio sees it once drawn: enlarged smoothly
     to sketch scale, then `normalize_digit` (binarised, refitted box). Training on
     these views shows the classifier exactly what it is given at reading time."""
-    sketch = Image.fromarray(image).resize((84, 84), Image.BILINEAR)
-    digit = normalize_digit(np.asarray(sketch, np.float32) / 255.0, config)
+    digit = normalize_digit(as_sketch(image), config)
     return (digit * 255.0).round().astype(np.uint8)
+
+
+def as_sketch(image: np.ndarray) -> np.ndarray:
+    """An MNIST digit (28x28 uint8) enlarged smoothly to sketch scale: 84x84 ink in [0, 1]."""
+    sketch = Image.fromarray(image).resize((84, 84), Image.BILINEAR)
+    return np.asarray(sketch, np.float32) / 255.0

@@ -117,6 +117,27 @@ def test_pieces_of_one_digit_merge():
     assert len(regions) == 1  # body and lifted top bar are one digit
 
 
+def test_a_digit_broken_into_upper_and_lower_halves_far_from_others_is_one_digit():
+    """A scanned 3 whose stroke broke at its waist leaves two short pieces, each under
+    half a digit's height and too far from its neighbours to join them: one digit."""
+    upper = [(280, 40), (320, 40), (320, 90), (290, 90)]
+    lower = [(290, 112), (320, 112), (320, 160), (280, 160)]
+    ink = ink_map(drawing([ONE, ZERO, upper, lower]))
+    regions = find_digit_regions(ink, SegmentConfig()).regions
+    assert len(regions) == 3
+    assert regions[2].box[1] < 45 and regions[2].box[3] > 155
+
+
+def test_a_blot_far_from_the_digits_is_left_out_not_read_as_a_digit():
+    """A mark under half the digits' height both ways, at mid-height (so no point or
+    comma) and too far from every digit to be a piece of one, is no digit."""
+    image = drawing([ONE, ZERO])
+    image[90:110, 300:316] = 0  # a blot 16x20 px beside 128 px tall digits
+    segmentation = find_digit_regions(ink_map(image), SegmentConfig())
+    assert len(segmentation.regions) == 2
+    assert segmentation.marks_left_out == 1 and segmentation.marks == []
+
+
 def test_a_stroke_broken_into_dashes_is_one_mark_and_neighbours_stay_apart():
     """A thin pen scanned small comes out as dashes: marks less than `bridge_gap` pen
     widths apart are one piece of ink, while written neighbours stay two digits."""

@@ -172,7 +172,11 @@ def signs_apart(
         return none
     clear = clear_of_other_marks(labels, boxes[ids], ids + 1)
     groups, punctuation = _merge_pieces(boxes[ids], clear, config)
-    signs = {ids[i] + 1: Mark(kind, union_box(boxes[ids[[i]]])) for i, kind in punctuation.items()}
+    signs = {
+        ids[i] + 1: Mark(kind, union_box(boxes[ids[[i]]]))
+        for i, kind in punctuation.items()
+        if kind  # a stray mark is left out, not shown
+    }
     digits = np.array([union_box(boxes[ids[members]]) for members, _ in groups])
     lines = np.array([line for _, line in groups])
     # A pen draws no dot narrower than itself: smaller specks are dust or a scan's grain.
@@ -267,8 +271,8 @@ def _merge_pieces(
 ) -> tuple[list[tuple[list[int], int]], dict[int, str]]:
     """Group component indices into digits: [(members, line number)] in reading order
     (lines top to bottom, digits left to right within a line), and the components left
-    out as punctuation: {index: its kind, see `punctuation_kind`}. A short mark can be
-    punctuation only where it is `clear` of the other marks' ink."""
+    out: {index: its kind, see `punctuation_kind`; "" for a stray mark}. A short mark
+    can be punctuation only where it is `clear` of the other marks' ink."""
     n = len(boxes)
     if n == 0:
         return [], {}
@@ -284,6 +288,14 @@ def _merge_pieces(
     def x_overlap(a: int, b: int) -> int:
         return min(boxes[a, 2], boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
 
+    def join_sharing_width(pieces: list[int]) -> None:
+        """Pieces that share most of the narrower one's width become one digit."""
+        for a_pos, a in enumerate(pieces):
+            for b in pieces[a_pos + 1 :]:
+                narrower = min(boxes[a, 2] - boxes[a, 0], boxes[b, 2] - boxes[b, 0])
+                if x_overlap(a, b) >= config.merge_overlap * max(narrower, 1):
+                    parent[find(a)] = find(b)
+
     tall_cut = _tall_cut(heights)
     lines = _group_lines(boxes, heights)
     dropped: dict[int, str] = {}
@@ -291,11 +303,7 @@ def _merge_pieces(
         tall = sorted((i for i in line if heights[i] >= tall_cut), key=lambda i: boxes[i, 0])
         # Two tall pieces are one digit when they share most of their width (a 4 drawn
         # in two strokes); neighbours that merely touch or slant into each other are not.
-        for a_pos, a in enumerate(tall):
-            for b in tall[a_pos + 1 :]:
-                narrower = min(boxes[a, 2] - boxes[a, 0], boxes[b, 2] - boxes[b, 0])
-                if x_overlap(a, b) >= config.merge_overlap * max(narrower, 1):
-                    parent[find(a)] = find(b)
+        join_sharing_width(tall)
         # A short piece cannot be a digit on its own (a lifted bar, a flag, a dot): it
         # joins the tall piece it overlaps most, or the nearest one close beside it,
         # unless it stands apart from them all and looks like punctuation: then it is
@@ -303,6 +311,7 @@ def _merge_pieces(
         if not tall:
             continue
         top, foot = float(np.median(boxes[tall, 1])), float(np.median(boxes[tall, 3]))
+        loose = []
         for i in (i for i in line if heights[i] < tall_cut):
             best = max(tall, key=lambda t: x_overlap(i, t))
             apart = clear[i] and not within_columns(boxes[i], boxes[tall])
@@ -311,6 +320,19 @@ def _merge_pieces(
                 dropped[i] = kind
             elif x_overlap(i, best) > -0.3 * heights[best]:
                 parent[find(i)] = find(best)
+            else:
+                loose.append(i)
+        # Short pieces far from every tall one join each other the same way: a digit
+        # whose stroke broke into an upper and a lower half (a scanned 3 or 5) was
+        # read as two digits. What stays under a quarter of a digit's height both ways
+        # is no digit at all but a stray mark (a blot beside a scanned 1 was read as a
+        # 0): left out, kind "". A broken stroke's pieces are larger.
+        join_sharing_width(loose)
+        for root in {find(i) for i in loose}:
+            members = [i for i in loose if find(i) == root]
+            x0, y0, x1, y1 = union_box(boxes[members])
+            if max(x1 - x0, y1 - y0) < 0.5 * tall_cut:
+                dropped.update(dict.fromkeys(members, ""))
     groups: dict[int, list[int]] = {}
     for i in (i for i in range(n) if i not in dropped):
         groups.setdefault(find(i), []).append(i)

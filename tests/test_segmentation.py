@@ -150,6 +150,25 @@ def test_a_stroke_broken_into_dashes_is_one_mark_and_neighbours_stay_apart():
     assert len(as_it_is) == 3
 
 
+def test_a_dotted_stroke_in_a_tiny_picture_is_joined_but_a_drawing_keeps_its_gaps():
+    """A thin pen binarised at 16x16 (as Semeion stores digits) leaves a digit as dots:
+    once bridged into one digit they are joined by strokes along a spanning tree (so a
+    dotted ring becomes one stroke, open at one gap), since thinned dots are redrawn as
+    dots. A drawing's pieces stay as drawn."""
+    yy, xx = np.mgrid[:16, :16]
+    ring = np.abs(np.hypot(yy - 7.5, xx - 7.5) - 5.5) < 0.6
+    dotted = ring & ((yy + xx) % 3 != 0)  # every third pixel along the ring missing
+    eight = np.ones((3, 3))
+    assert ndimage.label(dotted, structure=eight)[1] > 1
+    image = np.where(dotted, 0, 255).astype(np.uint8)
+    (region,) = find_digit_regions(ink_map(image), SegmentConfig()).regions
+    assert ndimage.label(region.mask > 0, structure=eight)[1] == 1
+    drawn = drawing([ONE, ZERO], width=6)
+    drawn[:, 168:172] = 255  # the 0 broken at top and bottom: bridged, not joined
+    zero = find_digit_regions(ink_map(drawn), SegmentConfig()).regions[1]
+    assert ndimage.label(zero.mask > 0, structure=eight)[1] == 2
+
+
 def test_specks_are_dropped():
     image = drawing([ONE])
     image[10:12, 300:302] = 0  # a 2x2 speck far away

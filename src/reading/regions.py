@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
@@ -91,7 +91,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
         signs_ink, marks = signs_apart(labels, count, config)
         mask &= ~signs_ink
     reach_factor = config.bridge_small if scale > 1 else 1.0
-    labels, count = connected_marks(mask, config.bridge_gap, reach_factor)
+    labels, count, reach = connected_marks(mask, config.bridge_gap, reach_factor)
     boxes, ids, _ = sized_marks(labels, count, config)
     if len(ids) == 0:
         return Segmentation([], scale, ink)
@@ -105,11 +105,18 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # What only the bridged marks leave apart is no digit, but not shown as a sign: in
     # broken ink (a scan's thin pen) or a tiny picture it is as often a stroke's piece.
     groups, punctuation = _merge_pieces(boxes[ids], clear, config)
+    # In a picture enlarged from a few pixels, a digit's ink in several marks was broken
+    # by the sampling, so they are joined; a drawing's pieces stay as drawn, and so do
+    # those of a region wider than a digit (two bridged neighbours, still to be cut).
+    pieces = ndimage.label(mask, structure=EIGHT)[0] if scale > 1 and reach else None
     regions = []
     for members, line in groups:
         x0, y0, x1, y1 = box = union_box(boxes[ids[members]])
         inside = np.isin(labels[y0:y1, x0:x1], ids[members] + 1)
-        regions.append(Region(box, stroke[y0:y1, x0:x1] * inside, line))
+        crop = stroke[y0:y1, x0:x1] * inside
+        if pieces is not None and x1 - x0 <= config.split_aspect * (y1 - y0):
+            crop = joined_pieces(crop, pieces[y0:y1, x0:x1] * inside, reach)
+        regions.append(Region(box, crop, line))
     tilts = line_tilts(regions, config.level_tilt_deg)
     for region in regions:
         region.tilt = tilts.get(region.line, 0.0)
@@ -226,15 +233,16 @@ def line_tilts(regions: list[Region], min_deg: float) -> dict[int, float]:
 
 def connected_marks(
     mask: np.ndarray, bridge_gap: float, reach_factor: float = 1.0
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, int]:
     """Connected components of the ink (labels 1..count on ink pixels, 0 elsewhere),
-    marks less than `bridge_gap` pen widths apart counted as one. A thin pen scanned or
-    photographed small comes out as dots and dashes, and every dash would otherwise be
-    read as a digit; gaps between written digits are wider than that. `reach_factor`
-    widens both limits below (for pictures enlarged from a few pixels)."""
+    marks less than `bridge_gap` pen widths apart counted as one, and that reach in
+    pixels (0: none). A thin pen scanned or photographed small comes out as dots and
+    dashes, and every dash would otherwise be read as a digit; gaps between written
+    digits are wider than that. `reach_factor` widens both limits below (for pictures
+    enlarged from a few pixels)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
-        return ndimage.label(mask, structure=EIGHT)
+        return (*ndimage.label(mask, structure=EIGHT), 0)
     # Everything below works within the ink's box: two marks whose grown squares meet
     # also meet inside it.
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -243,14 +251,52 @@ def connected_marks(
     limit = min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1))
     reach = round(reach_factor * limit)
     if reach < 1:
-        return ndimage.label(mask, structure=EIGHT)
+        return (*ndimage.label(mask, structure=EIGHT), 0)
     # Grown by a square: a max filter is separable, its cost does not grow with the pen.
     labels = np.zeros(mask.shape, np.int32)
     labels[box], count = ndimage.label(
         ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=EIGHT
     )
     labels[~mask] = 0
-    return labels, count
+    return labels, count, reach
+
+
+def joined_pieces(crop: np.ndarray, pieces: np.ndarray, reach: int) -> np.ndarray:
+    """A digit's ink `crop` with its separate `pieces` (labels within the crop, 0
+    elsewhere) joined: each to the nearest of the others by a straight stroke of the
+    ink's pen width and median strength, along a spanning tree of the pieces, where they
+    are within bridging `reach` (2 * reach px, the reach of both). A thin pen binarised
+    at 16 px leaves a digit as dots, and thinned dots are redrawn as dots, which the
+    classifier never saw; joining fills the gaps only, not the loops a closing fills."""
+    ids = [int(i) for i in np.unique(pieces) if i]
+    if not 2 <= len(ids) <= 64:
+        return crop
+    pixels = [np.nonzero(pieces == i) for i in ids]
+    # nearest[a]: for every pixel, its distance to piece a and the nearest pixel of it.
+    nearest = [ndimage.distance_transform_edt(pieces != i, return_indices=True) for i in ids]
+    joined, strokes = {0}, []
+    while len(joined) < len(ids):  # Prim: always the shortest link out of the tree
+        links = []
+        for a in joined:
+            distance, (near_y, near_x) = nearest[a]
+            for b in set(range(len(ids))) - joined:
+                ys, xs = pixels[b]
+                k = int(np.argmin(distance[ys, xs]))
+                ends = ((xs[k], ys[k]), (near_x[ys[k], xs[k]], near_y[ys[k], xs[k]]))
+                links.append((float(distance[ys[k], xs[k]]), b, ends))
+        length, b, ends = min(links, key=lambda link: link[0])
+        joined.add(b)
+        if length <= 2 * reach:
+            strokes.append(ends)
+    if not strokes:
+        return crop
+    canvas = Image.new("L", (crop.shape[1], crop.shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    width = max(1, round(pen_width(pieces > 0)))
+    for (x0, y0), (x1, y1) in strokes:
+        draw.line([(int(x0), int(y0)), (int(x1), int(y1))], fill=255, width=width)
+    drawn = np.asarray(canvas) > 0
+    return np.maximum(crop, drawn * float(np.median(crop[pieces > 0])))
 
 
 def clear_of_other_marks(labels: np.ndarray, boxes: np.ndarray, own: np.ndarray) -> np.ndarray:

@@ -272,22 +272,23 @@ def joined_pieces(crop: np.ndarray, pieces: np.ndarray, reach: int) -> np.ndarra
     if not 2 <= len(ids) <= 64:
         return crop
     pixels = [np.nonzero(pieces == i) for i in ids]
-    # nearest[a]: for every pixel, its distance to piece a and the nearest pixel of it.
-    nearest = [ndimage.distance_transform_edt(pieces != i, return_indices=True) for i in ids]
+    # length[a, b], ends[a, b]: the shortest way from piece b to piece a, (x, y) ends.
+    length, ends = np.zeros((len(ids), len(ids))), {}
+    for a, i in enumerate(ids):
+        distance, (near_y, near_x) = ndimage.distance_transform_edt(
+            pieces != i, return_indices=True
+        )
+        for b, (ys, xs) in enumerate(pixels):
+            k = int(np.argmin(distance[ys, xs]))
+            length[a, b] = distance[ys[k], xs[k]]
+            ends[a, b] = ((xs[k], ys[k]), (near_x[ys[k], xs[k]], near_y[ys[k], xs[k]]))
     joined, strokes = {0}, []
     while len(joined) < len(ids):  # Prim: always the shortest link out of the tree
-        links = []
-        for a in joined:
-            distance, (near_y, near_x) = nearest[a]
-            for b in set(range(len(ids))) - joined:
-                ys, xs = pixels[b]
-                k = int(np.argmin(distance[ys, xs]))
-                ends = ((xs[k], ys[k]), (near_x[ys[k], xs[k]], near_y[ys[k], xs[k]]))
-                links.append((float(distance[ys[k], xs[k]]), b, ends))
-        length, b, ends = min(links, key=lambda link: link[0])
+        out = [(a, b) for a in joined for b in set(range(len(ids))) - joined]
+        a, b = min(out, key=lambda link: length[link])
         joined.add(b)
-        if length <= 2 * reach:
-            strokes.append(ends)
+        if length[a, b] <= 2 * reach:
+            strokes.append(ends[a, b])
     if not strokes:
         return crop
     canvas = Image.new("L", (crop.shape[1], crop.shape[0]), 0)

@@ -154,7 +154,7 @@ def test_a_dotted_stroke_in_a_tiny_picture_is_joined_but_a_drawing_keeps_its_gap
     """A thin pen binarised at 16x16 (as Semeion stores digits) leaves a digit as dots:
     once bridged into one digit they are joined by strokes along a spanning tree (so a
     dotted ring becomes one stroke, open at one gap), since thinned dots are redrawn as
-    dots. A drawing's pieces stay as drawn."""
+    dots. A grey picture's pieces (a blurred scan's) and a drawing's stay as they are."""
     yy, xx = np.mgrid[:16, :16]
     ring = np.abs(np.hypot(yy - 7.5, xx - 7.5) - 5.5) < 0.6
     dotted = ring & ((yy + xx) % 3 != 0)  # every third pixel along the ring missing
@@ -163,6 +163,10 @@ def test_a_dotted_stroke_in_a_tiny_picture_is_joined_but_a_drawing_keeps_its_gap
     image = np.where(dotted, 0, 255).astype(np.uint8)
     (region,) = find_digit_regions(ink_map(image), SegmentConfig()).regions
     assert ndimage.label(region.mask > 0, structure=eight)[1] == 1
+    shades = np.random.default_rng(0).uniform(0.55, 0.9, dotted.shape)
+    grey = np.where(dotted, 255 * (1 - shades), 255).astype(np.uint8)
+    (region,) = find_digit_regions(ink_map(grey), SegmentConfig()).regions
+    assert ndimage.label(region.mask > 0, structure=eight)[1] > 1
     drawn = drawing([ONE, ZERO], width=6)
     drawn[:, 168:172] = 255  # the 0 broken at top and bottom: bridged, not joined
     zero = find_digit_regions(ink_map(drawn), SegmentConfig()).regions[1]

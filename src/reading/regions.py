@@ -75,6 +75,7 @@ def to_working_scale(ink: np.ndarray, max_side: int, min_side: int = 0) -> tuple
 
 def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     """Connected components of the ink, specks dropped, pieces merged, lines ordered."""
+    tiny_and_two_valued = min(ink.shape) < config.min_side and is_two_valued(ink)
     ink, scale = to_working_scale(ink, config.max_side, config.min_side)
     stroke = stroke_ink(ink, config.threshold, config.faint)
     mask = stroke > 0
@@ -105,10 +106,13 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # What only the bridged marks leave apart is no digit, but not shown as a sign: in
     # broken ink (a scan's thin pen) or a tiny picture it is as often a stroke's piece.
     groups, punctuation = _merge_pieces(boxes[ids], clear, config)
-    # In a picture enlarged from a few pixels, a digit's ink in several marks was broken
-    # by the sampling, so they are joined; a drawing's pieces stay as drawn, and so do
-    # those of a region wider than a digit (two bridged neighbours, still to be cut).
-    pieces = ndimage.label(mask, structure=EIGHT)[0] if scale > 1 and reach else None
+    # In a two-valued picture enlarged from a few pixels, a digit's ink in several marks
+    # was broken by binarising it at that size, so they are joined. A grey one (a
+    # blurred scan) keeps soft ink at its gaps, and its pieces joined were read no
+    # better. A drawing's pieces stay as drawn, and so do those of a region wider than
+    # a digit (two bridged neighbours, still to be cut).
+    broken_by_sampling = tiny_and_two_valued and scale > 1 and reach
+    pieces = ndimage.label(mask, structure=EIGHT)[0] if broken_by_sampling else None
     regions = []
     for members, line in groups:
         x0, y0, x1, y1 = box = union_box(boxes[ids[members]])
@@ -123,6 +127,14 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     marks = on_lines(marks, regions)
     left_out = rules + len(marks) + len(punctuation)
     return Segmentation(regions, scale, ink, marks_left_out=left_out, marks=marks)
+
+
+def is_two_valued(ink: np.ndarray) -> bool:
+    """Whether the ink is all but fully on or off: a binarised picture (Semeion's and
+    optdigits' bitmaps, a fax, a thresholded scan), not a grey one whose soft edges and
+    faint ink tell where strokes run."""
+    values = ink[ink > 0.05]
+    return bool(values.size) and float(np.mean(values < 0.95)) < 0.02
 
 
 def union_box(boxes: np.ndarray) -> tuple[int, int, int, int]:

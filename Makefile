@@ -12,7 +12,7 @@ ifeq ($(strip $(DIGIT_STUDIO_DATA)),)
   endif
 endif
 
-.PHONY: setup demo test test-fast lint format train train-classifier train-vae train-line-reader train-style-vae evaluate bench clean
+.PHONY: setup demo test test-fast lint format train train-classifier train-vae train-line-reader train-style-vae evaluate figures bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -55,6 +55,12 @@ train: train-classifier train-vae train-line-reader train-style-vae
 
 evaluate: $(STAMP)
 	$(PY) evaluate_classifier.py --config config_classifier.yaml --checkpoint checkpoints/classifier.pth
+
+# The shipped models' figures in docs/: training curves from each checkpoint's history,
+# the classifier's confusion matrix, reliability diagram and sample grid on MNIST test.
+figures: $(STAMP)
+	$(PY) scripts/model_figures.py --out docs/figures
+	$(PY) evaluate_classifier.py --config config_classifier.yaml --checkpoint checkpoints/classifier.pth --set output.results_dir=docs/figures
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

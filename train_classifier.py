@@ -20,6 +20,8 @@ from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist
 from src.runtime import EpochLog, select_device, start_run
 from src.training.classifier import (
+    CURVES,
+    CURVES_TITLE,
     ClassifierRunConfig,
     accuracy_and_loss,
     calibrate,
@@ -99,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         config.output.checkpoint, "classifier", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
-    plot_curves(
-        log.history,
-        {"loss": ["train_loss", "val_loss"], "accuracy": ["train_accuracy", "val_accuracy"]},
-        results / "classifier_curves.png",
-        title="Classifier training",
-    )
+    plot_curves(log.history, CURVES, results / "classifier_curves.png", title=CURVES_TITLE)
     print(
         f"best epoch {log.best.epoch}: val acc {val_acc:.4f}, "
         + (f"pen val acc {pen_val_acc:.4f}, " if len(data.pen_val_labels) else "")

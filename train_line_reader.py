@@ -26,6 +26,8 @@ from src.data import MNISTError, load_mnist
 from src.models.line_reader import load_line_reader
 from src.runtime import EpochLog, select_device, start_run
 from src.training.line_reader import (
+    CURVES,
+    CURVES_TITLE,
     LineReaderRunConfig,
     LineSet,
     calibrate_line_reader,
@@ -108,12 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         config_to_dict(config),
         metrics,
     )
-    plot_curves(
-        log.history,
-        {"CTC loss": ["train_loss"], "val lines exact": ["val_line_accuracy"]},
-        results / "line_reader_curves.png",
-        title="Line reader training",
-    )
+    plot_curves(log.history, CURVES, results / "line_reader_curves.png", title=CURVES_TITLE)
     decoded_grid(val, read, results / "line_reader_samples.png")
     print(
         f"best epoch {log.best.epoch}: val lines {log.best.val_line_accuracy:.4f} exact, "

@@ -22,6 +22,8 @@ from src.data import MNISTError, load_mnist, studio_views, to_float
 from src.models.style_vae import StyleVAE
 from src.runtime import EpochLog, select_device, start_run
 from src.training.style_vae import (
+    CURVES,
+    CURVES_TITLE,
     StyleVAERunConfig,
     fit_style_vae,
     prepare_style_data,
@@ -84,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         config.output.checkpoint, "style_vae", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
-    plot_curves(log.history, {"-ELBO (nats)": ["train_loss", "val_neg_elbo"]},
-                results / "style_vae_curves.png", title="Restyling VAE training")  # fmt: skip
+    plot_curves(log.history, CURVES, results / "style_vae_curves.png", title=CURVES_TITLE)
     if len(data.val_writers):
         style_grid(model, data.val_pen_images, data.val_pen_labels, data.val_writers,
                    results / "style_grid_val_writers.png")  # fmt: skip

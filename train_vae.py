@@ -25,7 +25,15 @@ from src.config import ConfigError, config_to_dict, load_config
 from src.data import MNISTError, load_mnist, to_float
 from src.models.vae import ConvVAE, load_vae
 from src.runtime import EpochLog, select_device, start_run
-from src.training.vae import VAEEpochResult, VAERunConfig, fit_vae, importance_nll, neg_elbo
+from src.training.vae import (
+    CURVES,
+    CURVES_TITLE,
+    VAEEpochResult,
+    VAERunConfig,
+    fit_vae,
+    importance_nll,
+    neg_elbo,
+)
 from src.utils.visualization import plot_curves, save_image_grid
 
 
@@ -105,12 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_path, "vae", model.cpu(),
         config_to_dict(config.model), config_to_dict(config), metrics,
     )  # fmt: skip
-    plot_curves(
-        log.history,
-        {"objective": ["train_loss", "val_neg_elbo"], "terms (val)": ["val_recon", "val_kl"]},
-        results / "vae_curves.png",
-        title="VAE training (nats per image)",
-    )
+    plot_curves(log.history, CURVES, results / "vae_curves.png", title=CURVES_TITLE)
     print(
         f"best epoch {log.best.epoch}: val -ELBO {log.best.val_neg_elbo:.2f}, test -ELBO "
         f"{metrics['test_neg_elbo']:.2f}, {metrics['train_seconds']:.1f}s -> {checkpoint_path}"

@@ -99,3 +99,27 @@ def test_vae_variations_stay_the_same_digit(mnist):
     samples = vae.variations(digits, 8, 1.0, torch.Generator().manual_seed(0))
     predicted = predict_logits(classifier, samples.flatten(0, 1)).argmax(1).view(200, 8)
     assert (predicted == labels.view(-1, 1)).float().mean() >= 0.9
+
+
+def test_every_shipped_checkpoint_redraws_its_training_curves(tmp_path):
+    """`make figures` draws the README's curves from the history each checkpoint
+    carries: every shipped model must carry every key its curves plot."""
+    import subprocess
+    import sys
+
+    from src.training import classifier, line_reader, style_vae, vae
+
+    for kind, module in (("classifier", classifier), ("vae", vae),
+                         ("line_reader", line_reader), ("style_vae", style_vae)):  # fmt: skip
+        history = load_checkpoint(ROOT / "checkpoints" / f"{kind}.pth", kind)["metrics"]["history"]
+        assert history, kind
+        keys = {key for panel in module.CURVES.values() for key in panel}
+        assert keys <= set(history[0]), (kind, keys - set(history[0]))
+    script = ROOT / "scripts" / "model_figures.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "classifier_curves.png", "line_reader_curves.png",
+        "style_vae_curves.png", "vae_curves.png",
+    ]  # fmt: skip

@@ -31,6 +31,14 @@ from src.runtime import DEVICES, eval_mode, mixed_precision
 from src.strokes import PenDigit
 from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 
+# The training curves: {panel: history keys}, drawn by the script and from a
+# shipped checkpoint's history (`scripts/model_figures.py`).
+CURVES = {
+    "loss": ["train_loss", "val_loss"],
+    "accuracy": ["train_accuracy", "val_accuracy", "pen_val_accuracy"],
+}
+CURVES_TITLE = "Classifier training"
+
 
 @dataclass
 class DataConfig:

@@ -23,6 +23,12 @@ from src.training.classifier import one_cycle_lr, split_pen_writers
 GROUP_BATCHES = 16  # batches are made of similar widths within groups of this many
 
 
+# The training curves: {panel: history keys}, drawn by the script and from a
+# shipped checkpoint's history (`scripts/model_figures.py`).
+CURVES = {"CTC loss": ["train_loss"], "val lines exact": ["val_line_accuracy"]}
+CURVES_TITLE = "Line reader training"
+
+
 @dataclass
 class LineTrainingConfig:
     epochs: int = bounded(6, 1, 1000)

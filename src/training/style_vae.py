@@ -23,6 +23,11 @@ from src.synth import SYNTH_VERSION, SynthConfig, build_training_set
 from src.training.classifier import split_pen_writers
 from src.training.vae import VAEEpochResult, fit_vae
 
+# The training curves: {panel: history keys}, drawn by the script and from a
+# shipped checkpoint's history (`scripts/model_figures.py`).
+CURVES = {"-ELBO (nats)": ["train_loss", "val_neg_elbo"]}
+CURVES_TITLE = "Restyling VAE training"
+
 
 @dataclass
 class StyleDataConfig:

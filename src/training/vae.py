@@ -17,6 +17,11 @@ from src.models.vae import ConvVAE, VAEConfig, elbo_terms, importance_log_likeli
 from src.runtime import DEVICES, eval_mode
 from src.training.classifier import DataConfig
 
+# The training curves: {panel: history keys}, drawn by the script and from a
+# shipped checkpoint's history (`scripts/model_figures.py`).
+CURVES = {"objective": ["train_loss", "val_neg_elbo"], "terms (val)": ["val_recon", "val_kl"]}
+CURVES_TITLE = "VAE training (nats per image)"
+
 
 @dataclass
 class VAEDataConfig(DataConfig):

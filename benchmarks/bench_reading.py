@@ -19,6 +19,8 @@ nothing may be tuned on the test writers):
   numbers underlined (clear of the digits, or through their feet): the digits must be
   read, and those marks not; and the number as the page shows it, its signs in place
   (-42, 3.14), must be as written, while plain numbers show no sign at all;
+- plain numbers on ruled or squared paper (pale lines under the ink, edge to edge, the
+  page photographed up to 2 degrees askew): the paper's lines must not be read;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale (validation digits with `--writers
@@ -209,6 +211,25 @@ def punctuated(digits, rng: np.random.Generator) -> tuple[RenderedNumber, str, s
     return RenderedNumber(np.asarray(image), drawing.text, drawing.boxes), kind, written
 
 
+def on_paper(drawing, rng: np.random.Generator, squared: bool) -> RenderedNumber:
+    """A white-canvas number on ruled or squared paper as a phone photographs a page:
+    pale blue or grey lines 15-50% dark, 35-60% of the digit height apart, edge to edge
+    under the ink, the page turned up to 2 degrees either way."""
+    image = drawing.image[..., :3].astype(np.float32)
+    height = float(np.median([b[3] - b[1] for b in drawing.boxes]))
+    step = max(6, int(rng.uniform(0.35, 0.6) * height))
+    dark = np.zeros(image.shape[:2], np.float32)
+    dark[rng.integers(step) :: step, :] = rng.uniform(0.15, 0.5)
+    if squared:
+        dark[:, rng.integers(step) :: step] = dark.max()
+    tint = np.array([0.55, 0.7, 1.0]) if rng.random() < 0.5 else np.ones(3)
+    paper = 255 * (1 - dark[..., None] * tint)
+    page = Image.fromarray(np.minimum(image, paper).astype(np.uint8)).rotate(
+        rng.uniform(-2, 2), resample=Image.BILINEAR, expand=True, fillcolor=(255, 255, 255)
+    )
+    return RenderedNumber(np.asarray(page), drawing.text, drawing.boxes)
+
+
 def underlined(
     digits, rng: np.random.Generator, below: tuple[float, float] = (0.12, 0.25)
 ) -> RenderedNumber:
@@ -281,6 +302,11 @@ def main() -> None:
         help="ablation: a dash, point, comma or underline is read as a digit or part of one",
     )
     parser.add_argument(
+        "--read-paper-lines",
+        action="store_true",
+        help="ablation: the lines of ruled or squared paper are taken for ink",
+    )
+    parser.add_argument(
         "--no-reject",
         action="store_true",
         help="ablation: the splitter ignores the 'not a digit' output",
@@ -303,6 +329,7 @@ def main() -> None:
     if args.level_tilt_deg is not None:
         segment.level_tilt_deg = args.level_tilt_deg
     segment.skip_marks = not args.read_every_mark
+    segment.skip_paper_lines = not args.read_paper_lines
     check_unseen(args.writers, args.classifier, "classifier", "classifier.pth")
     if segment.line_weight != 0:
         check_unseen(args.writers, args.line_reader, "line_reader", "line_reader.pth")
@@ -403,6 +430,13 @@ def main() -> None:
         underlined(one_writers_digits(), rng, below=(-0.1, -0.02)) for _ in range(args.numbers)
     ]
     crossed_read = read_all(studio, crossed_numbers, failures, "underline touching")
+    paper_kinds = rng.integers(2, size=args.numbers).astype(bool)  # True: squared
+    paper_numbers = [
+        on_paper(d, rng, squared)
+        for d, squared in zip(numbers((0.15, 0.45), transparent=False), paper_kinds, strict=True)
+    ]
+    paper_read = read_all(studio, paper_numbers, failures, "on paper")
+    paper_outcomes = np.array(paper_read.outcomes)
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -457,6 +491,13 @@ def main() -> None:
                 "exact_accuracy": crossed_read.accuracy,
                 "wrong_count_share": crossed_read.warnings()["wrong_count_share"],
             },
+        },
+        "paper_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": paper_read.accuracy,
+            "wrong_count_share": paper_read.warnings()["wrong_count_share"],
+            "ruled": float(paper_outcomes[~paper_kinds].mean()),
+            "squared": float(paper_outcomes[paper_kinds].mean()),
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

@@ -488,3 +488,38 @@ def test_any_image_segments_without_raising(image):
         assert previous is None or key >= previous
         previous = key
         assert normalize_digit(region.mask, SegmentConfig()).shape == (28, 28)
+
+
+def squared(image, step=25, level=170, vertical=True):
+    """`image` on squared (or, without vertical lines, ruled) paper: grey lines every
+    `step` px, edge to edge, under the strokes."""
+    paper = np.full(image.shape, 255, np.uint8)
+    paper[step // 2 :: step, :] = level
+    if vertical:
+        paper[:, step // 2 :: step] = level
+    return np.minimum(image, paper)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_the_lines_of_squared_or_ruled_paper_are_not_ink(vertical):
+    """Lines printed on the page run straight across it, edge to edge, several of
+    them: left out, and the strokes that cross them kept whole. Read as ink, squared
+    paper joined every digit into one mark."""
+    image = drawing([ONE, ZERO])
+    plain = find_digit_regions(ink_map(image), SegmentConfig()).regions
+    for level in (200, 120):  # a pale grid and one nearly as dark as the pen
+        regions = find_digit_regions(ink_map(squared(image, level=level, vertical=vertical)),
+                                     SegmentConfig()).regions  # fmt: skip
+        assert [r.box for r in regions] == [r.box for r in plain], level
+        for r, p in zip(regions, plain, strict=True):
+            assert ((r.mask > 0) == (p.mask > 0)).mean() > 0.97  # strokes kept whole
+
+
+def test_a_stroke_across_the_whole_picture_is_not_taken_for_a_paper_line():
+    """A 1 cut tight to its ink runs from edge to edge, and so do the two of 11: fewer
+    lines than a page shows, so they stay strokes."""
+    for shapes, size in (([[(20, 0), (20, 120)]], (120, 40)),
+                         ([[(20, 0), (20, 120)], [(60, 0), (60, 120)]], (120, 80))):  # fmt: skip
+        image = drawing(shapes, size=size, width=6)
+        regions = find_digit_regions(ink_map(image), SegmentConfig()).regions
+        assert len(regions) == len(shapes)

@@ -18,6 +18,9 @@ class SegmentConfig:
     padding: int = bounded(4, 0, 12)  # margin in the 28x28 frame: digits fit in 28 - 2*p
     max_side: int = bounded(1200, 64, 8000)  # larger inputs are downscaled to this first
     min_side: int = bounded(84, 0, 1000)  # narrower inputs are enlarged to this first (0: never)
+    # The lines of ruled or squared paper, photographed or scanned, are not ink
+    # (`regions.without_paper_lines`). False: every mark on the page is ink.
+    skip_paper_lines: bool = True
     max_components: int = bounded(64, 1, 10_000)  # more separate marks: refuse politely
     merge_overlap: float = bounded(0.55, 0.0, 1.0)  # x-overlap share that makes one digit
     # Marks that are no part of any digit are not read: a short mark standing apart

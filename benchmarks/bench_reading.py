@@ -21,6 +21,8 @@ nothing may be tuned on the test writers):
   (-42, 3.14), must be as written, while plain numbers show no sign at all;
 - plain numbers on ruled or squared paper (pale lines under the ink, edge to edge, the
   page photographed up to 2 degrees askew): the paper's lines must not be read;
+- the same on a page filling the photo, taken 2-6 degrees askew, so lines leave the
+  frame through its top or bottom;
 - scan-like renderings of the same writers: digits 10-26 px tall on grey paper, blurred
   or binarised, noisy, JPEG-compressed, enlarged again (singles and numbers);
 - numbers made of MNIST test digits at sketch scale (validation digits with `--writers
@@ -230,6 +232,39 @@ def on_paper(drawing, rng: np.random.Generator, squared: bool) -> RenderedNumber
     return RenderedNumber(np.asarray(page), drawing.text, drawing.boxes)
 
 
+def on_turned_page(drawing, rng: np.random.Generator, squared: bool) -> RenderedNumber:
+    """A white-canvas number on a page that fills the photo and was taken 2-6 degrees
+    askew: the ink turned with the page, and the page's lines (as in `on_paper`) running
+    on past every edge of the frame, so some leave it through the top or the bottom."""
+    angle = rng.uniform(2, 6) * rng.choice([-1, 1])
+    turned = Image.fromarray(drawing.image[..., :3]).rotate(
+        angle, resample=Image.BILINEAR, expand=True, fillcolor=(255, 255, 255)
+    )
+    image = np.asarray(turned).astype(np.float32)
+    height = float(np.median([b[3] - b[1] for b in drawing.boxes]))
+    step = max(6, int(rng.uniform(0.35, 0.6) * height))
+    # Each pixel's place on the unturned page (PIL turns counterclockwise on screen):
+    # across the lines (v) and along them (u), measured from the picture's centre.
+    a = np.deg2rad(angle)
+    y, x = np.mgrid[: image.shape[0], : image.shape[1]].astype(np.float32)
+    x, y = x - image.shape[1] / 2, y - image.shape[0] / 2
+    v = y * np.cos(a) + x * np.sin(a)
+    u = x * np.cos(a) - y * np.sin(a)
+
+    def near_line(at: np.ndarray) -> np.ndarray:  # 1 on a line, fading out over a pixel
+        t = (at - rng.uniform(0, step)) % step
+        return np.clip(1 - np.minimum(t, step - t), 0, 1)
+
+    darkness = rng.uniform(0.15, 0.5)
+    dark = near_line(v)
+    if squared:
+        dark = np.maximum(dark, near_line(u))
+    tint = np.array([0.55, 0.7, 1.0]) if rng.random() < 0.5 else np.ones(3)
+    paper = 255 * (1 - darkness * dark[..., None] * tint)
+    page = np.minimum(image, paper).astype(np.uint8)
+    return RenderedNumber(page, drawing.text, drawing.boxes)
+
+
 def underlined(
     digits, rng: np.random.Generator, below: tuple[float, float] = (0.12, 0.25)
 ) -> RenderedNumber:
@@ -437,6 +472,13 @@ def main() -> None:
     ]
     paper_read = read_all(studio, paper_numbers, failures, "on paper")
     paper_outcomes = np.array(paper_read.outcomes)
+    turned_kinds = rng.integers(2, size=args.numbers).astype(bool)  # True: squared
+    turned_numbers = [
+        on_turned_page(d, rng, squared)
+        for d, squared in zip(numbers((0.15, 0.45), transparent=False), turned_kinds, strict=True)
+    ]
+    turned_read = read_all(studio, turned_numbers, failures, "turned page")
+    turned_outcomes = np.array(turned_read.outcomes)
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -498,6 +540,13 @@ def main() -> None:
             "wrong_count_share": paper_read.warnings()["wrong_count_share"],
             "ruled": float(paper_outcomes[~paper_kinds].mean()),
             "squared": float(paper_outcomes[paper_kinds].mean()),
+        },
+        "turned_page_numbers": {
+            "n": args.numbers,
+            "exact_accuracy": turned_read.accuracy,
+            "wrong_count_share": turned_read.warnings()["wrong_count_share"],
+            "ruled": float(turned_outcomes[~turned_kinds].mean()),
+            "squared": float(turned_outcomes[turned_kinds].mean()),
         },
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {

@@ -515,6 +515,21 @@ def test_the_lines_of_squared_or_ruled_paper_are_not_ink(vertical):
             assert ((r.mask > 0) == (p.mask > 0)).mean() > 0.97  # strokes kept whole
 
 
+def test_a_line_of_a_turned_page_that_leaves_through_the_top_is_not_ink():
+    """A ruled page filling a photo taken 4 degrees askew: near a corner a line leaves
+    the frame through the top before it spans it, here across the top of a 1. That
+    piece goes with the full lines; left in, it joined the 1 into a mark as wide as it."""
+    image = drawing([[(60, 12), (60, 150)], ZERO])
+    plain = find_digit_regions(ink_map(image), SegmentConfig()).regions
+    y, x = np.mgrid[: image.shape[0], : image.shape[1]]
+    across = y * np.cos(np.deg2rad(4)) + x * np.sin(np.deg2rad(4))
+    ruled = np.minimum(image, np.where((across + 36) % 55 < 1.5, 170, 255).astype(np.uint8))
+    regions = find_digit_regions(ink_map(ruled), SegmentConfig()).regions
+    assert len(regions) == len(plain)
+    for r, p in zip(regions, plain, strict=True):
+        assert np.abs(np.subtract(r.box, p.box)).max() <= 3
+
+
 def test_a_stroke_across_the_whole_picture_is_not_taken_for_a_paper_line():
     """A 1 cut tight to its ink runs from edge to edge, and so do the two of 11: fewer
     lines than a page shows, so they stay strokes."""

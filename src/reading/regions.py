@@ -487,6 +487,7 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
             small[: part.shape[0], : part.shape[1]] |= part
     found = np.zeros(small.shape, np.int32)  # line number per reduced pixel, 0: none
     count = 0
+    cut_by_corner = []  # thin pieces running from a side of the frame out through its top or foot
     for along in (small, small.T):  # horizontal lines, then vertical ones
         extent = along.shape[1]
         if extent < 24:
@@ -511,8 +512,21 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
             if span >= 0.9 * extent and thin:
                 count += 1
                 lines[box][line] = count
+            elif (
+                thin
+                and (cols.start == 0 or cols.stop == extent)
+                and (rows.start == 0 or rows.stop == along.shape[0])
+            ):
+                cut_by_corner.append((lines, box, line))
     if count < fewest:
         return ink
+    # On a page that fills a photo taken askew, a line near a corner leaves the frame
+    # through its top or foot before it spans 90% of it; left in, it joins the digits
+    # it passes (squared pages turned 2-6 degrees). Only taken out beside full lines:
+    # that many pieces touching a side and an edge are no digit's strokes.
+    for lines, box, line in cut_by_corner:
+        count += 1
+        lines[box][line] = count
     found = np.repeat(np.repeat(found, f, axis=0), f, axis=1)[: ink.shape[0], : ink.shape[1]]
     found = np.where(loose, found, 0)
     # Each line's level, from its pixels paler than a pen's core: a stroke that runs

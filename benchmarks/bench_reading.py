@@ -465,20 +465,26 @@ def main() -> None:
         underlined(one_writers_digits(), rng, below=(-0.1, -0.02)) for _ in range(args.numbers)
     ]
     crossed_read = read_all(studio, crossed_numbers, failures, "underline touching")
-    paper_kinds = rng.integers(2, size=args.numbers).astype(bool)  # True: squared
-    paper_numbers = [
-        on_paper(d, rng, squared)
-        for d, squared in zip(numbers((0.15, 0.45), transparent=False), paper_kinds, strict=True)
-    ]
-    paper_read = read_all(studio, paper_numbers, failures, "on paper")
-    paper_outcomes = np.array(paper_read.outcomes)
-    turned_kinds = rng.integers(2, size=args.numbers).astype(bool)  # True: squared
-    turned_numbers = [
-        on_turned_page(d, rng, squared)
-        for d, squared in zip(numbers((0.15, 0.45), transparent=False), turned_kinds, strict=True)
-    ]
-    turned_read = read_all(studio, turned_numbers, failures, "turned page")
-    turned_outcomes = np.array(turned_read.outcomes)
+
+    def on_paper_kinds(page, kind: str) -> dict:
+        """Plain numbers on ruled or squared paper (half each, at random) made by `page`."""
+        squared = rng.integers(2, size=args.numbers).astype(bool)
+        drawings = [
+            page(d, rng, s)
+            for d, s in zip(numbers((0.15, 0.45), transparent=False), squared, strict=True)
+        ]
+        tally = read_all(studio, drawings, failures, kind)
+        outcomes = np.array(tally.outcomes)
+        return {
+            "n": args.numbers,
+            "exact_accuracy": tally.accuracy,
+            "wrong_count_share": tally.warnings()["wrong_count_share"],
+            "ruled": float(outcomes[~squared].mean()),
+            "squared": float(outcomes[squared].mean()),
+        }
+
+    paper_report = on_paper_kinds(on_paper, "on paper")
+    turned_page_report = on_paper_kinds(on_turned_page, "turned page")
 
     all_ms = np.array(numbers_read.times_ms + touching_read.times_ms)
     # Writers differ far more than conditions do: one odd hand can hold most misreads.
@@ -534,20 +540,8 @@ def main() -> None:
                 "wrong_count_share": crossed_read.warnings()["wrong_count_share"],
             },
         },
-        "paper_numbers": {
-            "n": args.numbers,
-            "exact_accuracy": paper_read.accuracy,
-            "wrong_count_share": paper_read.warnings()["wrong_count_share"],
-            "ruled": float(paper_outcomes[~paper_kinds].mean()),
-            "squared": float(paper_outcomes[paper_kinds].mean()),
-        },
-        "turned_page_numbers": {
-            "n": args.numbers,
-            "exact_accuracy": turned_read.accuracy,
-            "wrong_count_share": turned_read.warnings()["wrong_count_share"],
-            "ruled": float(turned_outcomes[~turned_kinds].mean()),
-            "squared": float(turned_outcomes[turned_kinds].mean()),
-        },
+        "paper_numbers": paper_report,
+        "turned_page_numbers": turned_page_report,
         "scan_singles": {"n": len(scan_singles), "accuracy": scan_singles_read.accuracy},
         "scan_numbers": {
             "n": args.numbers,

@@ -472,10 +472,12 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
 def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.ndarray:
     """The ink without the lines printed on ruled or squared paper, photographed or
     scanned: straight horizontal or vertical runs of ink (at least `faint`) across 90%
-    of the picture, thin against their length, at least `fewest` of them. Where a
-    stroke crosses or follows a line, the ink above the line's own level stays. A
-    digit's strokes never make that many such lines, so drawings come back as they were;
-    read as ink, squared paper joined every digit into one mark."""
+    of the picture, thin against their length, at least `fewest` of them, and beside
+    them the thin runs a turned page's corner cuts short (from a side of the frame out
+    through its top or foot). Where a stroke crosses or follows a line, the ink above
+    the line's own level stays. A digit's strokes never make that many such lines, so
+    drawings come back as they were; read as ink, squared paper joined every digit
+    into one mark."""
     loose = ink >= faint
     # Looked for on a copy reduced by a block maximum (a thin line survives it): a few
     # milliseconds less per read, and more slack for a line photographed askew.

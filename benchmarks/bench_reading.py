@@ -249,7 +249,6 @@ def on_turned_page(drawing, rng: np.random.Generator, squared: bool) -> Rendered
     y, x = np.mgrid[: image.shape[0], : image.shape[1]].astype(np.float32)
     x, y = x - image.shape[1] / 2, y - image.shape[0] / 2
     v = y * np.cos(a) + x * np.sin(a)
-    u = x * np.cos(a) - y * np.sin(a)
 
     def near_line(at: np.ndarray) -> np.ndarray:  # 1 on a line, fading out over a pixel
         t = (at - rng.uniform(0, step)) % step
@@ -258,7 +257,7 @@ def on_turned_page(drawing, rng: np.random.Generator, squared: bool) -> Rendered
     darkness = rng.uniform(0.15, 0.5)
     dark = near_line(v)
     if squared:
-        dark = np.maximum(dark, near_line(u))
+        dark = np.maximum(dark, near_line(x * np.cos(a) - y * np.sin(a)))  # along them
     tint = np.array([0.55, 0.7, 1.0]) if rng.random() < 0.5 else np.ones(3)
     paper = 255 * (1 - darkness * dark[..., None] * tint)
     page = np.minimum(image, paper).astype(np.uint8)

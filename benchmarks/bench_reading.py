@@ -244,7 +244,7 @@ def on_turned_page(drawing, rng: np.random.Generator, squared: bool) -> Rendered
     height = float(np.median([b[3] - b[1] for b in drawing.boxes]))
     step = max(6, int(rng.uniform(0.35, 0.6) * height))
     # Each pixel's place on the unturned page (PIL turns counterclockwise on screen):
-    # across the lines (v) and along them (u), measured from the picture's centre.
+    # across the lines (v) and, for squared paper, along them; from the picture's centre.
     a = np.deg2rad(angle)
     y, x = np.mgrid[: image.shape[0], : image.shape[1]].astype(np.float32)
     x, y = x - image.shape[1] / 2, y - image.shape[0] / 2

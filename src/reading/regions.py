@@ -471,7 +471,7 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
 
 def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.ndarray:
     """The ink without the lines printed on ruled or squared paper, photographed or
-    scanned: straight horizontal or vertical runs of ink (at least `faint`) across 90%
+    scanned: straight horizontal or vertical runs of ink (at least half `faint`) across 90%
     of the picture, thin against their length, at least `fewest` of them, and beside
     them the thin runs a turned page's corner cuts short (from a side of the frame out
     through its top or foot). Where a stroke crosses or follows a line, the ink above
@@ -479,13 +479,17 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
     drawings come back as they were; read as ink, squared paper joined every digit
     into one mark."""
     loose = ink >= faint
+    # Looked for down to half that level: a pale line thinner than a pixel, crossing the
+    # rows at a slant, leaves as little as half its darkness in each, so at `faint` it
+    # falls apart into dashes too short to be found, which join the digits they touch.
+    seen = ink >= faint / 2
     # Looked for on a copy reduced by a block maximum (a thin line survives it): a few
     # milliseconds less per read, and more slack for a line photographed askew.
     f = max(1, min(ink.shape) // 100)
-    small = loose[::f, ::f].copy()
+    small = seen[::f, ::f].copy()
     for dy in range(f):
         for dx in range(f):
-            part = loose[dy::f, dx::f]
+            part = seen[dy::f, dx::f]
             small[: part.shape[0], : part.shape[1]] |= part
     found = np.zeros(small.shape, np.int32)  # line number per reduced pixel, 0: none
     count = 0
@@ -494,11 +498,12 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
         extent = along.shape[1]
         if extent < 24:
             continue
-        # Runs a sixth of the way at a time, with two pixels of slack across, so a line
+        # Runs an eighth of the way at a time, with two pixels of slack across, so a line
         # a few degrees askew is still found (held-out writers' numbers on a grid
-        # photographed 4 degrees askew: 78% read right, against 60% without slack).
+        # photographed 4 degrees askew: 78% read right, against 60% without slack); a
+        # sixth rose too far along a ruled line turned 5-6 degrees and lost its ends.
         wide = ndimage.maximum_filter1d(along, 5, axis=0)
-        on_runs = horizontal_runs(wide, extent // 6) & along
+        on_runs = horizontal_runs(wide, extent // 8) & along
         pieces, _ = ndimage.label(on_runs, structure=EIGHT)
         lines = found if along is small else found.T
         for i, box in enumerate(ndimage.find_objects(pieces), start=1):

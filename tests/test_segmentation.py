@@ -541,9 +541,9 @@ def test_a_pale_line_thinner_than_a_pixel_on_a_turned_page_is_not_ink():
     across = (y * np.cos(np.deg2rad(5)) + x * np.sin(np.deg2rad(5))) % 23
     near = np.clip(1 - np.minimum(across, 23 - across), 0, 1)  # fading out over a pixel
     ruled = np.minimum(image, 255 * (1 - 0.16 * near)).astype(np.uint8)
-    faint = SegmentConfig().faint
-    paper = (ink_map(ruled) >= faint) & (ink_map(image) < faint)
-    left = without_paper_lines(ink_map(ruled), faint)[paper] >= faint
+    faint, ink = SegmentConfig().faint, ink_map(ruled)
+    paper = (ink >= faint) & (ink_map(image) < faint)
+    left = without_paper_lines(ink, faint)[paper] >= faint
     assert paper.sum() > 1000 and left.mean() < 0.05
 
 

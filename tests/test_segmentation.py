@@ -203,6 +203,27 @@ def test_a_dash_point_or_comma_apart_from_the_digits_is_not_read():
     assert len(regions) == 2 and regions[0].width > 20  # joined the 1, as a flag would
 
 
+def test_a_larger_blank_canvas_moves_the_boxes_and_changes_nothing_else():
+    """Regions are found within the ink's box (a sketchpad is mostly blank): the same
+    strokes, a faint one and a dash, drawn further into a larger canvas, give the same
+    regions, crops and signs, their boxes moved by the offset."""
+    shapes = [ONE, ZERO, [(10, 100), (40, 100)]]
+    tight = drawing(shapes)
+    tight[100:104, 150:200] = np.minimum(tight[100:104, 150:200], 200)  # a faint stroke
+    dx, dy = 130, 70
+    wide = np.full((tight.shape[0] + 2 * dy, tight.shape[1] + 3 * dx), 255, np.uint8)
+    wide[dy : dy + tight.shape[0], dx : dx + tight.shape[1]] = tight
+    near, far = (find_digit_regions(ink_map(d), SegmentConfig()) for d in (tight, wide))
+    assert len(near.regions) == 2 and far.ink.shape == wide.shape
+    for a, b in zip(near.regions, far.regions, strict=True):
+        assert b.box == (a.box[0] + dx, a.box[1] + dy, a.box[2] + dx, a.box[3] + dy)
+        assert np.array_equal(a.mask, b.mask) and (a.line, a.tilt) == (b.line, b.tilt)
+    assert [(m.kind, m.box[0] + dx, m.box[1] + dy) for m in near.marks] == [
+        (m.kind, m.box[0], m.box[1]) for m in far.marks
+    ]
+    assert [m.kind for m in far.marks] == ["-"]
+
+
 def test_a_sign_close_to_a_digit_or_smaller_than_a_speck_is_still_a_sign():
     """A dash written close to a digit, within bridging reach, and a tapped point under
     the speck size are found among the marks as drawn, so 1-0 and 1.0 show their sign;

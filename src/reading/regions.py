@@ -12,9 +12,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
-from src.reading.ink import pen_width, stroke_ink
+from src.reading.ink import ink_box, pen_width, stroke_ink
 
 EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal neighbours are one mark
+INK_MARGIN = 2  # blank pixels kept around the ink (see `find_digit_regions`)
 
 
 @dataclass
@@ -79,6 +80,16 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     ink, scale = to_working_scale(ink, config.max_side, config.min_side)
     if config.skip_paper_lines:
         ink = without_paper_lines(ink, config.faint or config.threshold)
+    # The rest works within the box of the ink that can be stroke, a blank margin kept:
+    # a sketchpad is mostly blank, and each pass over the whole frame (labels, filters,
+    # boxes) costs its area. Nothing below depends on where the ink sits in the frame.
+    lowest = config.faint if 0 < config.faint < config.threshold else config.threshold
+    found = ink_box(ink, lowest)
+    if found is None:
+        return Segmentation([], scale, ink)
+    frame = ink
+    left, top = max(0, found[0] - INK_MARGIN), max(0, found[1] - INK_MARGIN)
+    ink = ink[top : found[3] + INK_MARGIN, left : found[2] + INK_MARGIN]
     stroke = stroke_ink(ink, config.threshold, config.faint)
     mask = stroke > 0
     # Lines and signs are found among the marks as drawn, before bridging would join a
@@ -97,10 +108,10 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     labels, count, reach = connected_marks(mask, config.bridge_gap, reach_factor)
     boxes, ids, _ = sized_marks(labels, count, config)
     if len(ids) == 0:
-        return Segmentation([], scale, ink)
+        return Segmentation([], scale, frame)
     if len(ids) > config.max_components:
         return Segmentation(
-            [], scale, ink,
+            [], scale, frame,
             f"found {len(ids)} separate marks (more than {config.max_components}); "
             "this does not look like a handwritten number",
         )  # fmt: skip
@@ -128,7 +139,15 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
         region.tilt = tilts.get(region.line, 0.0)
     marks = on_lines(marks, regions)
     left_out = rules + len(marks) + len(punctuation)
-    return Segmentation(regions, scale, ink, marks_left_out=left_out, marks=marks)
+    for region in regions:
+        region.box = shifted(region.box, left, top)
+    marks = [replace(m, box=shifted(m.box, left, top)) for m in marks]
+    return Segmentation(regions, scale, frame, marks_left_out=left_out, marks=marks)
+
+
+def shifted(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
 
 
 def is_two_valued(ink: np.ndarray) -> bool:
@@ -491,6 +510,8 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
         for dx in range(f):
             part = seen[dy::f, dx::f]
             small[: part.shape[0], : part.shape[1]] |= part
+    if not (spans_most(small.any(axis=0)) or spans_most(small.any(axis=1))):
+        return ink  # no run can cross 90% of the picture: a drawing, not a page
     found = np.zeros(small.shape, np.int32)  # line number per reduced pixel, 0: none
     count = 0
     cut_by_corner = []  # thin pieces running from a side of the frame out through its top or foot
@@ -543,6 +564,13 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
     levels[1:] = np.nan_to_num(ndimage.median(ink, pale, np.arange(1, count + 1)))
     above = ink - levels[found]
     return np.where(found > 0, np.where(above >= faint, above, 0.0), ink).astype(np.float32)
+
+
+def spans_most(occupied: np.ndarray, share: float = 0.9) -> bool:
+    """Whether the occupied cells of a row or column (bool) span `share` of its length:
+    `without_paper_lines` asks it first, since no line can be longer than the ink."""
+    cells = np.flatnonzero(occupied)
+    return bool(len(cells)) and cells[-1] - cells[0] + 1 >= share * len(occupied)
 
 
 def horizontal_runs(mask: np.ndarray, length: int) -> np.ndarray:

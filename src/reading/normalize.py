@@ -190,8 +190,8 @@ def _fit(mask: np.ndarray, config: SegmentConfig) -> np.ndarray:
     # 4. Centre by centre of mass in 28x28.
     out = np.zeros((28, 28), np.float32)
     cy, cx = ndimage.center_of_mass(small)
-    top = int(np.clip(round(14 - cy), 0, 28 - small.shape[0]))
-    left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
+    top = min(max(round(14 - cy), 0), 28 - small.shape[0])  # not np.clip: per digit,
+    left = min(max(round(14 - cx), 0), 28 - small.shape[1])  # its overhead adds up
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
     return np.clip(out, 0.0, 1.0)
 

@@ -240,5 +240,5 @@ def pen_width(mask: np.ndarray) -> float:
     # binary erosion, by slicing: the reading asks this of every piece it tries).
     rim = np.pad(mask, 1)
     inside = mask & rim[:-2, 1:-1] & rim[2:, 1:-1] & rim[1:-1, :-2] & rim[1:-1, 2:]
-    area = int(mask.sum())
-    return float(2.0 * area / max(1, area - int(inside.sum())))
+    area = np.count_nonzero(mask)  # several times faster than .sum() on booleans
+    return float(2.0 * area / max(1, area - np.count_nonzero(inside)))

@@ -129,7 +129,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     regions = []
     for members, line in groups:
         x0, y0, x1, y1 = box = union_box(boxes[ids[members]])
-        inside = np.isin(labels[y0:y1, x0:x1], ids[members] + 1)
+        inside = labelled(labels[y0:y1, x0:x1], ids[members] + 1)
         crop = stroke[y0:y1, x0:x1] * inside
         if pieces is not None and x1 - x0 <= config.split_aspect * (y1 - y0):
             crop = joined_pieces(crop, pieces[y0:y1, x0:x1] * inside, reach)
@@ -156,6 +156,18 @@ def is_two_valued(ink: np.ndarray) -> bool:
     faint ink tell where strokes run."""
     values = ink[ink > 0.05]
     return bool(values.size) and float(np.mean(values < 0.95)) < 0.02
+
+
+def labelled(labels: np.ndarray, ids) -> np.ndarray:
+    """Where `labels` holds one of `ids`: `np.isin`, by one comparison per id for the
+    few ids a digit or a page's signs have (isin's setup costs several times more)."""
+    ids = np.asarray(ids, labels.dtype).ravel()
+    if len(ids) > 8:
+        return np.isin(labels, ids)
+    found = np.zeros(labels.shape, bool)
+    for i in ids:
+        found |= labels == i
+    return found
 
 
 def union_box(boxes: np.ndarray) -> tuple[int, int, int, int]:
@@ -227,7 +239,7 @@ def signs_apart(
         kind = small_sign_kind(boxes[i], digits, lines)
         if kind:
             signs[i + 1] = Mark(kind, union_box(boxes[[i]]))
-    return np.isin(labels, list(signs)), list(signs.values())
+    return labelled(labels, list(signs)), list(signs.values())
 
 
 def on_lines(marks: list[Mark], regions: list[Region]) -> list[Mark]:
@@ -479,7 +491,7 @@ def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.nd
     boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
     digit_height = typical_height(boxes[:, 3] - boxes[:, 1])
     rules = [i + 1 for i, box in enumerate(boxes) if count > 1 and is_rule(box, digit_height)]
-    lines = np.isin(labels, rules) if rules else np.zeros_like(mask)
+    lines = labelled(labels, rules)
     length = round(1.4 * digit_height)
     if length >= 8 and (boxes[:, 2] - boxes[:, 0]).max() >= length:
         touching = horizontal_runs(mask & ~lines, length)

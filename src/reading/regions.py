@@ -297,13 +297,26 @@ def connected_marks(
     reach = round(reach_factor * limit)
     if reach < 1:
         return (*ndimage.label(mask, structure=EIGHT), 0)
-    # Grown by a square: a max filter is separable, its cost does not grow with the pen.
     labels = np.zeros(mask.shape, np.int32)
-    labels[box], count = ndimage.label(
-        ndimage.maximum_filter(mask[box], size=2 * reach + 1), structure=EIGHT
-    )
+    labels[box], count = ndimage.label(grown(mask[box], reach), structure=EIGHT)
     labels[~mask] = 0
     return labels, count, reach
+
+
+def grown(mask: np.ndarray, reach: int) -> np.ndarray:
+    """A mask dilated by a square of side 2 * reach + 1: per axis, window sums of a
+    running count are positive. Exactly `ndimage.maximum_filter` of the mask, faster,
+    and its cost does not grow with `reach`."""
+    side = 2 * reach + 1
+    for axis in (0, 1):
+        n = mask.shape[axis]
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (reach + 1, reach)  # a leading 0, then the window's overhang
+        counts = np.cumsum(np.pad(mask, padding), axis=axis, dtype=np.int32)
+        upper = counts[(slice(None),) * axis + (slice(side, side + n),)]
+        lower = counts[(slice(None),) * axis + (slice(0, n),)]
+        mask = upper > lower
+    return mask
 
 
 def joined_pieces(crop: np.ndarray, pieces: np.ndarray, reach: int) -> np.ndarray:

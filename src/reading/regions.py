@@ -97,16 +97,19 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # are broken by its sampling, so their heights do not tell how tall its digits are.
     rules, marks = 0, []
     if config.skip_marks and scale <= 1:
-        labels, count = ndimage.label(mask, structure=EIGHT)
-        lines_ink, rules = ruled_lines(mask, labels, count)
+        labels = ndimage.label(mask, structure=EIGHT)[0]
+        boxes = mark_boxes(labels)  # shared by both searches: finding boxes costs a pass
+        lines_ink, rules = ruled_lines(mask, labels, boxes)
         if rules:
             mask &= ~lines_ink
-            labels, count = ndimage.label(mask, structure=EIGHT)
-        signs_ink, marks = signs_apart(labels, count, config)
+            labels = ndimage.label(mask, structure=EIGHT)[0]
+            boxes = mark_boxes(labels)
+        signs_ink, marks = signs_apart(labels, boxes, config)
         mask &= ~signs_ink
     reach_factor = config.bridge_small if scale > 1 else 1.0
-    labels, count, reach = connected_marks(mask, config.bridge_gap, reach_factor)
-    boxes, ids, _ = sized_marks(labels, count, config)
+    labels, _, reach = connected_marks(mask, config.bridge_gap, reach_factor)
+    boxes = mark_boxes(labels)
+    ids, _ = sized_marks(labels, boxes, config)
     if len(ids) == 0:
         return Segmentation([], scale, frame)
     if len(ids) > config.max_components:
@@ -180,30 +183,36 @@ def union_box(boxes: np.ndarray) -> tuple[int, int, int, int]:
     )
 
 
-def sized_marks(
-    labels: np.ndarray, count: int, config: SegmentConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The boxes (x0, y0, x1, y1) of components 1..count, then the indices of those that
-    are marks to read and of the specks: under `min_pixels`, nothing at all; a speck is
-    small in both directions compared with the digits around it, while a flat stroke
-    (a 5's bar, a 7's crossbar) is kept however thin."""
-    none = np.zeros(0, int)
-    if count == 0:
-        return np.zeros((0, 4), int), none, none
+def mark_boxes(labels: np.ndarray) -> np.ndarray:
+    """The boxes (x0, y0, x1, y1) of components 1..count of `labels`: (count, 4)."""
     slices = ndimage.find_objects(labels)
+    boxes = [(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices]
+    return np.array(boxes, int).reshape(len(boxes), 4)
+
+
+def sized_marks(
+    labels: np.ndarray, boxes: np.ndarray, config: SegmentConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of components 1..count of `labels` (their `mark_boxes`), the indices of those
+    that are marks to read and of the specks: under `min_pixels`, nothing at all; a
+    speck is small in both directions compared with the digits around it, while a flat
+    stroke (a 5's bar, a 7's crossbar) is kept however thin."""
+    none = np.zeros(0, int)
+    count = len(boxes)
+    if count == 0:
+        return none, none
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
     heights = boxes[:, 3] - boxes[:, 1]
     keep = areas >= config.min_pixels
     if not keep.any():
-        return boxes, none, none
+        return none, none
     extent = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
     small = extent < config.speck_frac * typical_height(heights[keep])
-    return boxes, np.flatnonzero(keep & ~small), np.flatnonzero(keep & small)
+    return np.flatnonzero(keep & ~small), np.flatnonzero(keep & small)
 
 
 def signs_apart(
-    labels: np.ndarray, count: int, config: SegmentConfig
+    labels: np.ndarray, boxes: np.ndarray, config: SegmentConfig
 ) -> tuple[np.ndarray, list[Mark]]:
     """The ink of the signs written among the digits (a minus sign, a dash, a point, a
     comma; see `punctuation_kind`), as drawn, and the signs. Found before bridging,
@@ -211,9 +220,9 @@ def signs_apart(
     held-out writers' 555-0199s, 38% of the dashes were found after bridging, 83%
     before), and among specks a pen wide or more: a tapped point is often under the
     speck size, so 3.14 showed as 314. Not in broken ink (see below). `labels` are the
-    marks as drawn (8-connected components, 1..count)."""
+    marks as drawn (8-connected components, 1..count), `boxes` their `mark_boxes`."""
     none = np.zeros(labels.shape, bool), []
-    boxes, ids, specks = sized_marks(labels, count, config)
+    ids, specks = sized_marks(labels, boxes, config)
     if not 0 < len(ids) <= config.max_components:
         return none
     # More pieces than digits is broken ink (a thin pen scanned small comes out dotted),
@@ -490,18 +499,18 @@ def punctuation_kind(box: np.ndarray, top: float, foot: float) -> str:
     return ""
 
 
-def ruled_lines(mask: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+def ruled_lines(mask: np.ndarray, labels: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, int]:
     """The ink of lines drawn under or over the digits, and how many: such a line is
     no part of any digit, and joined to one it ruins its reading (an underlined 94460
     read 24462). A line apart from the digits is a mark of its own (see `is_rule`); one
     that touches them is the horizontal runs of ink longer than 1.4 times the digits'
     height, which no digit's stroke makes (a 7's top or a 2's base is under one height)
     while a line under two digits is that long: taking them out cuts the digits where
-    they cross it. `labels` are the mask's 8-connected components, 1..count."""
+    they cross it. `labels` are the mask's 8-connected components, 1..count, `boxes`
+    their `mark_boxes`."""
+    count = len(boxes)
     if count == 0:
         return np.zeros_like(mask), 0
-    slices = ndimage.find_objects(labels)
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices])
     digit_height = typical_height(boxes[:, 3] - boxes[:, 1])
     rules = [i + 1 for i, box in enumerate(boxes) if count > 1 and is_rule(box, digit_height)]
     lines = labelled(labels, rules)

@@ -149,6 +149,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
 
 
 def shifted(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    """A box (x0, y0, x1, y1) moved right by `dx` and down by `dy`."""
     x0, y0, x1, y1 = box
     return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
 
@@ -161,7 +162,7 @@ def is_two_valued(ink: np.ndarray) -> bool:
     return bool(values.size) and float(np.mean(values < 0.95)) < 0.02
 
 
-def labelled(labels: np.ndarray, ids) -> np.ndarray:
+def labelled(labels: np.ndarray, ids: np.ndarray | list[int]) -> np.ndarray:
     """Where `labels` holds one of `ids`: `np.isin`, by one comparison per id for the
     few ids a digit or a page's signs have (isin's setup costs several times more)."""
     ids = np.asarray(ids, labels.dtype).ravel()

@@ -9,7 +9,6 @@ alternating runs compare.
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,28 +17,20 @@ ROOT = Path.cwd()
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from PIL import Image  # noqa: E402
+from timing import time_interleaved  # noqa: E402
 
 from src.studio import Studio  # noqa: E402
-
-
-def ms(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
 
 studio = Studio.load()
 if sys.argv[1] == "example":
     image = np.asarray(Image.open(ROOT / "assets" / "examples" / "314159.png"))
-    for _ in range(5):
-        studio.read(image), studio.analyze(image)
-    reads, analyses = [], []
-    for _ in range(30):
-        reads.append(ms(lambda: studio.read(image)))
-        analyses.append(ms(lambda: studio.analyze(image)))
+    times = time_interleaved(
+        {"read": lambda: studio.read(image), "analyze": lambda: studio.analyze(image)},
+        runs=30, warmup=5,
+    )  # fmt: skip
     print(json.dumps({
-        "read_p50": np.median(reads), "read_min": min(reads),
-        "analyze_p50": np.median(analyses), "analyze_min": min(analyses),
+        "read_p50": np.median(times["read"]), "read_min": min(times["read"]),
+        "analyze_p50": np.median(times["analyze"]), "analyze_min": min(times["analyze"]),
     }))  # fmt: skip
 else:
     from writers import pen_digits
@@ -57,5 +48,6 @@ else:
                                       transparent=bool(rng.integers(2))))  # fmt: skip
     for d in drawings[:5]:
         studio.read(d.image)
-    times = [ms(lambda d=d: studio.read(d.image)) for _ in range(2) for d in drawings]
+    reads = {i: (lambda d=d: studio.read(d.image)) for i, d in enumerate(drawings)}
+    times = [t for ts in time_interleaved(reads, runs=2, warmup=0).values() for t in ts]
     print(json.dumps({"p50": np.median(times), "p95": np.percentile(times, 95)}))

@@ -193,6 +193,12 @@ def ink_box(ink: np.ndarray, level: float = 0.3) -> tuple[int, int, int, int] | 
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
+def lowest_stroke_level(threshold: float, faint: float) -> float:
+    """The faintest ink `stroke_ink` can keep: `faint` where it is in use, else
+    `threshold`."""
+    return faint if 0.0 < faint < threshold else threshold
+
+
 def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndarray:
     """The ink that counts as stroke; everything else is 0.
 
@@ -206,7 +212,7 @@ def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndar
     faint marks (paper grain, a shadow) join nothing and stay out.
     """
     strong = ink >= threshold
-    if not 0.0 < faint < threshold or not strong.any():
+    if lowest_stroke_level(threshold, faint) == threshold or not strong.any():
         return np.where(strong, ink, 0.0).astype(np.float32)
     loose = ink >= faint
     x0, y0, x1, y1 = ink_box(ink, faint)  # not None: strong ink is loose too

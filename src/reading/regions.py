@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from src.reading.config import SegmentConfig
-from src.reading.ink import ink_box, pen_width, stroke_ink
+from src.reading.ink import ink_box, lowest_stroke_level, pen_width, stroke_ink
 
 EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal neighbours are one mark
 INK_MARGIN = 2  # blank pixels kept around the ink (see `find_digit_regions`)
@@ -83,8 +83,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # The rest works within the box of the ink that can be stroke, a blank margin kept:
     # a sketchpad is mostly blank, and each pass over the whole frame (labels, filters,
     # boxes) costs its area. Nothing below depends on where the ink sits in the frame.
-    lowest = config.faint if 0 < config.faint < config.threshold else config.threshold
-    found = ink_box(ink, lowest)
+    found = ink_box(ink, lowest_stroke_level(config.threshold, config.faint))
     if found is None:
         return Segmentation([], scale, ink)
     frame = ink
@@ -107,7 +106,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
         signs_ink, marks = signs_apart(labels, boxes, config)
         mask &= ~signs_ink
     reach_factor = config.bridge_small if scale > 1 else 1.0
-    labels, _, reach = connected_marks(mask, config.bridge_gap, reach_factor)
+    labels, reach = connected_marks(mask, config.bridge_gap, reach_factor)
     boxes = mark_boxes(labels)
     ids, _ = sized_marks(labels, boxes, config)
     if len(ids) == 0:
@@ -288,7 +287,7 @@ def line_tilts(regions: list[Region], min_deg: float) -> dict[int, float]:
 
 def connected_marks(
     mask: np.ndarray, bridge_gap: float, reach_factor: float = 1.0
-) -> tuple[np.ndarray, int, int]:
+) -> tuple[np.ndarray, int]:
     """Connected components of the ink (labels 1..count on ink pixels, 0 elsewhere),
     marks less than `bridge_gap` pen widths apart counted as one, and that reach in
     pixels (0: none). A thin pen scanned or photographed small comes out as dots and
@@ -297,7 +296,7 @@ def connected_marks(
     enlarged from a few pixels)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
-        return (*ndimage.label(mask, structure=EIGHT), 0)
+        return ndimage.label(mask, structure=EIGHT)[0], 0
     # Everything below works within the ink's box: two marks whose grown squares meet
     # also meet inside it.
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -306,11 +305,11 @@ def connected_marks(
     limit = min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1))
     reach = round(reach_factor * limit)
     if reach < 1:
-        return (*ndimage.label(mask, structure=EIGHT), 0)
+        return ndimage.label(mask, structure=EIGHT)[0], 0
     labels = np.zeros(mask.shape, np.int32)
-    labels[box], count = ndimage.label(grown(mask[box], reach), structure=EIGHT)
+    labels[box] = ndimage.label(grown(mask[box], reach), structure=EIGHT)[0]
     labels[~mask] = 0
-    return labels, count, reach
+    return labels, reach
 
 
 def grown(mask: np.ndarray, reach: int) -> np.ndarray:

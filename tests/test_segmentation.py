@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from src.reading.ink import pen_width, stroke_ink
 from src.reading.line_view import line_ink
-from src.reading.raster import components, grown, window_max
+from src.reading.raster import components, grown, interior, window_max
 from src.reading.regions import labelled, without_paper_lines
 from src.utils.segmentation import (
     DrawingError,
@@ -232,13 +232,15 @@ def test_a_larger_blank_canvas_moves_the_boxes_and_changes_nothing_else():
     st.lists(st.integers(0, 30), max_size=12),
 )
 def test_the_fast_mask_helpers_are_exactly_scipys_and_numpys(mask, reach, ids):
-    """The OpenCV and numpy stand-ins for scipy's labelling, dilation and max filter
-    and for `np.isin` give their answers pixel for pixel, labels in the same order:
+    """The OpenCV and numpy stand-ins for scipy's labelling, dilation, erosion and max
+    filter and for `np.isin` give their answers pixel for pixel, labels in the same order:
     they are there only to be faster."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     ours, our_count = components(mask)
     assert our_count == count and ours.dtype == np.int32 and np.array_equal(ours, labels)
     assert np.array_equal(grown(mask, reach), ndimage.maximum_filter(mask, size=2 * reach + 1))
+    cross = ndimage.generate_binary_structure(2, 1)
+    assert np.array_equal(interior(mask), ndimage.binary_erosion(mask, cross, border_value=0))
     values = np.where(mask, np.arange(mask.size).reshape(mask.shape) % 7 / 7, 0.0)
     for dtype in (np.float32, np.float64):
         expected = ndimage.maximum_filter(values.astype(dtype), size=2 * reach + 1)

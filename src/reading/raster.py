@@ -42,6 +42,16 @@ def window_max(values: np.ndarray, reach: int) -> np.ndarray:
     return cv2.dilate(np.ascontiguousarray(values), kernel, borderType=cv2.BORDER_REFLECT_101)
 
 
+def interior(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a boolean mask whose four neighbours (up, down, left, right) are
+    in it too, nothing beyond its edges: a binary erosion by a cross."""
+    if mask.size == 0:
+        return mask.astype(bool, copy=True)
+    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    return cv2.erode(pixels, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+
+
 def grown(mask: np.ndarray, reach: int) -> np.ndarray:
     """A boolean mask dilated by a square of side 2 * reach + 1, nothing beyond its
     edges: `ndimage.maximum_filter` of the mask with zeros outside."""

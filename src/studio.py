@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,12 +283,27 @@ def pen_for_size(ink: np.ndarray, reading: Reading, level: float) -> float:
     return float(np.median(ratios)) if len(ratios) else 0.0
 
 
+_FONTS = threading.local()
+
+
+def _label_font() -> Any:
+    """Pillow's default font, loaded once per thread (a FreeType face is not to be
+    shared between threads): a new drawing loads it again for its first text
+    otherwise, 0.6 ms of each analysis."""
+    if not hasattr(_FONTS, "label"):
+        from PIL import ImageFont
+
+        _FONTS.label = ImageFont.load_default()
+    return _FONTS.label
+
+
 def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarray:
     """The drawing as dark ink on white with each digit's box and label, and a thin
     grey box round each sign (a minus, a point: shown, not read as a digit), at most
     `max_side` pixels wide or tall (a photo is shown small, a sketch as drawn)."""
     from PIL import Image, ImageDraw
 
+    font = _label_font()
     h, w = ink.shape
     scale = min(1.0, max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -300,7 +316,7 @@ def annotate(ink: np.ndarray, reading: Reading, max_side: int = 900) -> np.ndarr
         x0, y0, x1, y1 = (round(v * scale) for v in digit.box)
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=line)
         label = f"{digit.label} {digit.confidence:.0%}"
-        draw.text((x0 + line + 1, max(0, y0 - 12)), label, fill=colour)
+        draw.text((x0 + line + 1, max(0, y0 - 12)), label, fill=colour, font=font)
     for mark in reading.marks:
         x0, y0, x1, y1 = (round(v * scale) for v in mark.box)
         draw.rectangle((x0 - line, y0 - line, x1 + line, y1 + line), outline=SIGN_COLOUR)

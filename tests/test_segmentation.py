@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from src.reading.ink import pen_width, stroke_ink
 from src.reading.line_view import line_ink
-from src.reading.raster import components, grown, interior, window_max
+from src.reading.raster import components, enlarged, grown, interior, window_max
 from src.reading.regions import labelled, without_paper_lines
 from src.utils.segmentation import (
     DrawingError,
@@ -246,6 +246,19 @@ def test_the_fast_mask_helpers_are_exactly_scipys_and_numpys(mask, reach, ids):
         expected = ndimage.maximum_filter(values.astype(dtype), size=2 * reach + 1)
         assert np.array_equal(window_max(values.astype(dtype), reach), expected)
     assert np.array_equal(labelled(labels, ids), np.isin(labels, ids))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 60), st.integers(2, 60), st.integers(1, 9), st.integers(1, 9))
+def test_enlarging_matches_pils_bilinear_to_the_last_place(h, w, up_h, up_w):
+    """The photo background's enlarging is PIL's bilinear resize to within float32's
+    last place, whatever the factor; shrinking is refused (PIL's filter widens then)."""
+    values = np.random.default_rng(h * 61 + w).random((h, w)).astype(np.float32)
+    size = (w * up_w + up_w // 2, h * up_h)  # whole and broken factors
+    expected = np.asarray(Image.fromarray(values).resize(size, Image.BILINEAR))
+    assert np.allclose(enlarged(values, *size), expected, rtol=0, atol=2.5e-7)
+    with pytest.raises(ValueError):
+        enlarged(values, w - 1, h)
 
 
 def test_labels_keep_scipys_order_on_a_large_noisy_mask():

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from src.reading.raster import components, interior, window_max
+from src.reading.raster import components, enlarged, interior, window_max
 
 MAX_PIXELS = 40_000_000  # a 4000x3000 photo is 12 MP; beyond 40 MP we refuse politely
 
@@ -177,7 +177,7 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
         size = max(3, min(small.shape) // 6)
         local = (ndimage.maximum_filter if dark_ink else ndimage.minimum_filter)(small, size)
         local = ndimage.uniform_filter(local, size)
-        background = np.asarray(Image.fromarray(local).resize(grey.shape[::-1], Image.BILINEAR))
+        background = enlarged(local, grey.shape[1], grey.shape[0])
     contrast = background - grey if dark_ink else grey - background
     strongest = float(np.percentile(_sample(contrast), 99.9)) if contrast.size else 0.0
     # Faint marks on a blank page are not ink: demand a minimum contrast.

@@ -1,9 +1,10 @@
-"""The pixel operations a read repeats on every drawing: connected components, window
-maxima, dilation and erosion. OpenCV's versions, pixel for pixel what scipy.ndimage
-gives (the tests hold them to it), several times faster: on a 931x311 drawing,
-labelling takes 0.33 ms against scipy's 2.1 ms and a 9x9 window maximum 0.24 ms against
-1.6 ms. A read labels its ink three times, and scipy's labels and filters were about a
-third of the machine instructions it took.
+"""The pixel operations a read repeats on every drawing (connected components, window
+maxima, dilation and erosion) and the enlarging of a photo's background map, done by
+OpenCV. The first four give pixel for pixel what scipy.ndimage gives (the tests hold
+them to it), several times faster: on a 931x311 drawing, labelling takes 0.33 ms
+against scipy's 2.1 ms and a 9x9 window maximum 0.24 ms against 1.6 ms. A read labels
+its ink three times, and scipy's labels and filters were about a third of the machine
+instructions it took.
 """
 
 from __future__ import annotations
@@ -62,3 +63,14 @@ def grown(mask: np.ndarray, reach: int) -> np.ndarray:
     kernel = np.ones((side, side), np.uint8)
     dilated = cv2.dilate(pixels, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return dilated.view(bool)
+
+
+def enlarged(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A float32 image enlarged to `width` x `height` by bilinear interpolation: PIL's
+    `Image.BILINEAR` to within a unit in the last place (identical at whole factors),
+    15x faster on a photo's background map (11 ms against 179 ms at 4000x3000). Only
+    for enlarging: shrinking, PIL's filter widens to average and this one does not."""
+    if width < values.shape[1] or height < values.shape[0]:
+        raise ValueError(f"enlarged: {values.shape} cannot become {height}x{width}")
+    source = np.ascontiguousarray(values, dtype=np.float32)
+    return cv2.resize(source, (width, height), interpolation=cv2.INTER_LINEAR)

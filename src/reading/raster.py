@@ -34,9 +34,11 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
 def window_max(values: np.ndarray, reach: int) -> np.ndarray:
     """Per pixel, the largest value within `reach` pixels in both directions (a square
     window of side 2 * reach + 1, cut off at the image's edges):
-    `ndimage.maximum_filter(values, size=2 * reach + 1)` (uint8, float32 or float64)."""
+    `ndimage.maximum_filter(values, size=2 * reach + 1)`."""
     if values.size == 0 or reach < 1:
         return values.copy()
+    if values.dtype not in (np.uint8, np.float32, np.float64):
+        values = values.astype(np.float64)  # what OpenCV takes; exact for these values
     side = 2 * reach + 1
     kernel = np.ones((side, side), np.uint8)
     # Mirroring the edge brings in only values the cut-off window holds anyway.

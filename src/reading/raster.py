@@ -17,13 +17,18 @@ import numpy as np
 cv2.setNumThreads(1)
 
 
+def _pixels(mask: np.ndarray) -> np.ndarray:
+    """A mask as the 0/1 uint8 image OpenCV takes, without a copy where it can."""
+    return np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+
+
 def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected components of a boolean mask: labels (int32, 1..count on the mask,
     0 elsewhere) numbered in the order their first pixel comes in a raster scan, and
     the count: `ndimage.label(mask, structure=np.ones((3, 3)))`."""
     if mask.size == 0:
         return np.zeros(mask.shape, np.int32), 0
-    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    pixels = _pixels(mask)
     # SAUF (Wu's scan) numbers components by their first pixel in a raster scan, as
     # scipy does; the faster block scans (Spaghetti, BBDT) go two rows at a time and
     # number them in another order.
@@ -50,21 +55,15 @@ def interior(mask: np.ndarray) -> np.ndarray:
     in it too, nothing beyond its edges: a binary erosion by a cross."""
     if mask.size == 0:
         return mask.astype(bool, copy=True)
-    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    return cv2.erode(pixels, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    return cv2.erode(_pixels(mask), cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
 
 
 def grown(mask: np.ndarray, reach: int) -> np.ndarray:
     """A boolean mask dilated by a square of side 2 * reach + 1, nothing beyond its
-    edges: `ndimage.maximum_filter` of the mask with zeros outside."""
-    if mask.size == 0 or reach < 1:
-        return mask.astype(bool, copy=True)
-    side = 2 * reach + 1
-    pixels = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
-    kernel = np.ones((side, side), np.uint8)
-    dilated = cv2.dilate(pixels, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return dilated.view(bool)
+    edges: `ndimage.maximum_filter` of the mask with zeros outside. The window maximum
+    of its pixels: mirrored edges bring in no ink the cut-off window lacks."""
+    return window_max(_pixels(mask), reach).view(bool)
 
 
 def enlarged(values: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -33,6 +33,12 @@ MAX_HEIGHT = 240  # px: the tallest digits restyle writes
 # How many of a writer's digits their overall hand counts as in each digit's style (see
 # `StyleVAE.style`); chosen on the held-out train writers (`bench_restyle --writers val`).
 PRIOR_WEIGHT = 1.0
+# A digit's first draw that the judge gives at least this is written as it is; the others
+# are the clearest of all their draws. Chosen on the held-out train writers
+# (`bench_restyle.py --writers val`, 1,000 numbers): read back 96.8% at 0.999 against
+# 96.5% when every digit took the clearest of four draws, 96.2% at 0.998, 95.7% at 0.99;
+# writing 8 digits in 40 of their hands took 9.6 ms instead of 15.2 (p50).
+SURE_ENOUGH = 0.999
 INK_LEVEL = SegmentConfig().threshold  # what counts as stroke in a drawing, as in reading
 
 
@@ -168,20 +174,17 @@ def write_number(
     tries: int = 4,
 ) -> np.ndarray:
     """`digits` in `hand`: an HxW uint8 picture, dark ink on white. With `judge` (digit
-    probabilities for a batch), each digit is drawn `tries` times, with different noise,
-    and the one `judge` finds most surely its digit is kept: the studio never writes a
-    digit it would misread itself, if another draw of it is clearer."""
+    probabilities for a batch), a digit the judge is not sure of (see `clearest_draws`)
+    is drawn `tries` times in all, with different noise, and the draw it finds most
+    surely its digit is kept: the studio never writes a digit it would misread itself,
+    if another draw of it is clearer."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.tensor(digits)
-    style = (hand.style, hand.shear, hand.widen)
-    tries = tries if judge is not None else 1
-    decoded = write_digits(model, labels.repeat(tries), style, spread, generator)
-    if tries > 1:
-        sure = judge(decoded)[torch.arange(len(decoded)), labels.repeat(tries)]
-        best = sure.view(tries, len(labels)).argmax(dim=0)
-        decoded = decoded.view(tries, len(labels), *decoded.shape[1:])[
-            best, torch.arange(len(labels))
-        ]
+    if judge is None:
+        style = (hand.style, hand.shear, hand.widen)
+        decoded = write_digits(model, labels, style, spread, generator)
+    else:
+        decoded = clearest_draws(model, labels, hand, spread, generator, judge, tries)
     # Centre lines at twice MNIST's resolution, then drawn at the hand's size and pen:
     # MNIST's digits are 20 px tall in their 28 px frame.
     fine = F.interpolate(decoded, scale_factor=2, mode="bilinear", align_corners=False)
@@ -202,6 +205,40 @@ def write_number(
         target = ink[margin : margin + side, left : left + glyph.shape[1]]
         np.maximum(target, glyph[:, : target.shape[1]], out=target)
     return (255 - 255 * ink).round().astype(np.uint8)
+
+
+def clearest_draws(
+    model: StyleVAE,
+    labels: torch.Tensor,
+    hand: Hand,
+    spread: float,
+    generator: torch.Generator,
+    judge: Callable[[torch.Tensor], torch.Tensor],
+    tries: int,
+) -> torch.Tensor:
+    """`labels` in `hand` (N, 1, 28, 28), each the clearest of up to `tries` draws. All
+    draws' noise is taken up front, so a draw is the same whichever are decoded; the
+    first draw of every digit is judged, and only digits whose first draw the judge gives
+    less than `SURE_ENOUGH` get their other draws decoded and judged."""
+    n = len(labels)
+    draws = labels.repeat(tries)  # draw t of digit i is row t * n + i
+    z = model.latents(draws, hand.style, spread, generator)
+
+    def decode(rows: torch.Tensor) -> torch.Tensor:
+        return reshape(model.draw(z[rows], draws[rows]).cpu(), hand.shear, hand.widen)
+
+    first = decode(torch.arange(n))
+    sure = judge(first)[torch.arange(n), labels]
+    unsure = torch.nonzero(sure < SURE_ENOUGH).flatten()
+    if tries < 2 or len(unsure) == 0:
+        return first
+    rows = (torch.arange(1, tries)[:, None] * n + unsure).flatten()
+    more = decode(rows)
+    sure_more = judge(more)[torch.arange(len(rows)), draws[rows]]
+    options = torch.cat([first[unsure][None], more.view(tries - 1, len(unsure), *more.shape[1:])])
+    best = torch.cat([sure[unsure][None], sure_more.view(tries - 1, len(unsure))]).argmax(dim=0)
+    first[unsure] = options[best, torch.arange(len(unsure))]
+    return first
 
 
 def draw_strokes(skeletons: np.ndarray, side: int, pen: float) -> np.ndarray:

@@ -6,7 +6,15 @@ import torch
 
 from src.models.style_vae import StyleVAE, StyleVAEConfig
 from src.reading.ink import pen_width
-from src.restyle import Hand, RestyleError, check_text, measure_hand, write_number
+from src.restyle import (
+    Hand,
+    RestyleError,
+    check_text,
+    clearest_draws,
+    measure_hand,
+    write_digits,
+    write_number,
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,23 +132,42 @@ def test_a_tiny_style_vae_learns(tiny_model):
     assert losses[-1] < 0.8 * losses[0]
 
 
-def test_each_digit_is_the_clearest_of_its_tries(tiny_model):
-    """With a judge, every digit is drawn `tries` times and the surest kept: here the
-    judge prefers the draw with the most ink, so the result has at least as much ink as
-    any single draw's picture."""
+def test_each_unsure_digit_is_the_clearest_of_its_tries(tiny_model):
+    """With a judge, a digit whose first draw the judge is sure of is kept as drawn;
+    the others are drawn `tries` times and the surest kept. Every draw's noise is taken
+    up front, so the draws are those of one batch of all of them."""
+    labels = torch.tensor([3, 5])
+    hand = Hand(torch.zeros(4), height=40.0, gap=0.3, pen=4.0)
+    style = (hand.style, hand.shear, hand.widen)
+    every_draw = write_digits(tiny_model, labels.repeat(4), style, 1.0,
+                              torch.Generator().manual_seed(1)).view(4, 2, 1, 28, 28)  # fmt: skip
     calls = []
 
-    def judge(batch: torch.Tensor) -> torch.Tensor:
+    def judge(batch: torch.Tensor, sure_of: set[int]) -> torch.Tensor:
+        """Certain of the digits in `sure_of`; otherwise the more ink, the surer, below
+        `SURE_ENOUGH`: a draw's ink against the most any draw has."""
         calls.append(len(batch))
-        return batch.sum(dim=(1, 2, 3)).unsqueeze(1).expand(-1, 10)
+        ink = batch.sum(dim=(1, 2, 3)) / every_draw.sum(dim=(2, 3, 4)).max() / 2
+        exact = torch.isclose(batch[:, None], every_draw[0][None]).flatten(2).all(2)
+        certain = exact & torch.tensor([int(x) in sure_of for x in labels])
+        return torch.where(certain.any(1), 1.0, ink).unsqueeze(1).expand(-1, 10)
 
-    hand = Hand(torch.zeros(4), height=40.0, gap=0.3, pen=4.0)
-    best = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0, judge=judge, tries=4)
-    assert calls == [8]
-    assert np.array_equal(best, write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0,
-                                             judge=judge, tries=4))  # fmt: skip
-    single = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0)
-    assert best.dtype == single.dtype == np.uint8
+    def clearest(sure_of: set[int]) -> torch.Tensor:
+        calls.clear()
+        return clearest_draws(tiny_model, labels, hand, 1.0, torch.Generator().manual_seed(1),
+                              lambda b: judge(b, sure_of), tries=4)  # fmt: skip
+
+    inkiest = every_draw.sum(dim=(2, 3, 4)).argmax(dim=0)
+    assert torch.allclose(clearest({3, 5}), every_draw[0]) and calls == [2]
+    assert torch.allclose(clearest(set()), every_draw[inkiest, torch.arange(2)])
+    assert calls == [2, 6]
+    mixed = clearest({3})
+    assert calls == [2, 3]
+    assert torch.allclose(mixed[0], every_draw[0, 0])
+    assert torch.allclose(mixed[1], every_draw[inkiest[1], 1])
+    picture = write_number(tiny_model, [3, 5], hand, seed=1, spread=1.0,
+                           judge=lambda b: judge(b, set()))  # fmt: skip
+    assert picture.dtype == np.uint8 and picture.shape[0] > 0
 
 
 def test_style_has_a_latent_per_digit_from_the_writers_own_copies(tiny_model):

@@ -76,6 +76,29 @@ class StyleVAE(nn.Module):
         return sums / (onehot.sum(0) + prior_weight).unsqueeze(1)
 
     @torch.no_grad()
+    def latents(
+        self,
+        labels: torch.Tensor,
+        style: torch.Tensor,
+        spread: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The latent (N, z) that writes each of `labels` (N,) in `style` (one latent
+        (z,), or one per label (10, z)). `spread` > 0 adds that much prior noise per
+        digit, so repeated digits are not identical."""
+        labels = labels.to(style.device)
+        z = style[labels] if style.dim() == 2 else style.expand(len(labels), -1)
+        if spread > 0:
+            noise = torch.randn(z.shape, generator=generator).to(z)
+            z = z + spread * noise
+        return z
+
+    @torch.no_grad()
+    def draw(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Digits `labels` (N,) from latents `z` (N, z): (N, 1, 28, 28) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z, labels.to(z.device)))
+
+    @torch.no_grad()
     def write(
         self,
         labels: torch.Tensor,
@@ -83,15 +106,8 @@ class StyleVAE(nn.Module):
         spread: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Digits `labels` (N,) in `style` (one latent (z,), or one per label (10, z)):
-        (N, 1, 28, 28) in [0, 1]. `spread` > 0 adds that much prior noise per digit, so
-        repeated digits are not identical."""
-        labels = labels.to(style.device)
-        z = style[labels] if style.dim() == 2 else style.expand(len(labels), -1)
-        if spread > 0:
-            noise = torch.randn(z.shape, generator=generator).to(z)
-            z = z + spread * noise
-        return torch.sigmoid(self.decode_logits(z, labels))
+        """Digits `labels` (N,) in `style` (see `latents`): (N, 1, 28, 28) in [0, 1]."""
+        return self.draw(self.latents(labels, style, spread, generator), labels)
 
 
 def load_style_vae(path: str | Path, device: str | torch.device = "auto") -> StyleVAE:

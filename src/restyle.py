@@ -37,7 +37,8 @@ PRIOR_WEIGHT = 1.0
 # are the clearest of all their draws. Chosen on the held-out train writers
 # (`bench_restyle.py --writers val`, 1,000 numbers): read back 96.8% at 0.999 against
 # 96.5% when every digit took the clearest of four draws, 96.2% at 0.998, 95.7% at 0.99;
-# writing 8 digits in 40 of their hands took 9.6 ms instead of 15.2 (p50).
+# writing 8 digits in 40 of their hands took 9.6 ms instead of 15.2 (p50; see
+# docs/patches/s21_restyle_hands.py).
 SURE_ENOUGH = 0.999
 INK_LEVEL = SegmentConfig().threshold  # what counts as stroke in a drawing, as in reading
 

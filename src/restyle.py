@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from src.models.style_vae import StyleVAE
 from src.reading.config import SegmentConfig
 from src.reading.ink import box_pen_widths
 from src.reading.normalize import thin_each
 from src.reading.pipeline import Reading
+from src.reading.raster import distance_to
 
 MAX_DIGITS = 16
 MAX_HEIGHT = 240  # px: the tallest digits restyle writes
@@ -247,7 +247,7 @@ def draw_strokes(skeletons: np.ndarray, side: int, pen: float) -> np.ndarray:
     (N, side, side) ink in [0, 1]. A pixel's ink is how far it lies inside the pen's
     reach of the nearest centre-line pixel (distance fields upsampled bilinearly, one
     batch), so edges get a one-pixel soft rim: anti-aliased without supersampling."""
-    distance = np.stack([ndimage.distance_transform_edt(~s) for s in skeletons])
+    distance = np.stack([distance_to(s) for s in skeletons])
     zoom = side / skeletons.shape[1]
     distance = F.interpolate(
         torch.from_numpy(distance.astype(np.float32)).unsqueeze(1),

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from src.reading.ink import pen_width, stroke_ink
 from src.reading.line_view import line_ink
-from src.reading.raster import components, enlarged, grown, interior, window_max
+from src.reading.raster import components, distance_to, enlarged, grown, interior, window_max
 from src.reading.regions import labelled, without_paper_lines
 from src.utils.segmentation import (
     DrawingError,
@@ -246,6 +246,17 @@ def test_the_fast_mask_helpers_are_exactly_scipys_and_numpys(mask, reach, ids):
         expected = ndimage.maximum_filter(values.astype(dtype), size=2 * reach + 1)
         assert np.array_equal(window_max(values.astype(dtype), reach), expected)
     assert np.array_equal(labelled(labels, ids), np.isin(labels, ids))
+
+
+@given(arrays(bool, st.tuples(st.integers(1, 70), st.integers(1, 70))))
+def test_distances_to_strokes_are_scipys_to_float32s_precision(mask):
+    """The distance from every pixel to the nearest stroke pixel (what redrawing a pen
+    and restyle's strokes are made of) is scipy's exact Euclidean transform."""
+    assume(mask.any())
+    expected = ndimage.distance_transform_edt(~mask)
+    ours = distance_to(mask)
+    assert ours.dtype == np.float32 and ours.shape == mask.shape
+    assert np.allclose(ours, expected, rtol=1e-6, atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)

@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from src.reading.config import SegmentConfig
 from src.reading.ink import pen_width, stroke_ink
+from src.reading.raster import distance_to
 
 
 def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +89,7 @@ def redraw_strokes(mask: np.ndarray, width: float) -> np.ndarray:
 def _redrawn(mask: np.ndarray, skeleton: np.ndarray, width: float) -> np.ndarray:
     if not skeleton.any():
         return mask
-    return ndimage.distance_transform_edt(~skeleton) <= width / 2
+    return distance_to(skeleton) <= width / 2
 
 
 def upright(crop: np.ndarray, slope: float) -> np.ndarray:
@@ -144,7 +145,7 @@ def _worn_down(mask: np.ndarray, width: float, target: float) -> np.ndarray:
     """A stroke mask `width` px wide (on average) eroded to about `target` px: what lies
     deeper than half the difference inside the ink. A mask all thinner than that (no
     ink so deep) is kept as it is."""
-    deep = ndimage.distance_transform_edt(mask) > (width - target) / 2
+    deep = distance_to(~mask) > (width - target) / 2
     return deep if deep.any() else mask
 
 
@@ -173,7 +174,10 @@ def _work_mask(crop: np.ndarray, config: SegmentConfig) -> np.ndarray | None:
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
     work = np.asarray(Image.fromarray(crop.astype(np.float32)).resize(size, Image.BOX))
     # A thin line shrunk by area averaging stays as faint grey: keep it as stroke.
-    return np.pad(work >= min(config.threshold, 0.25 * float(work.max())), 2)
+    stroke = work >= min(config.threshold, 0.25 * float(work.max()))
+    padded = np.zeros((stroke.shape[0] + 4, stroke.shape[1] + 4), bool)  # np.pad(stroke, 2),
+    padded[2:-2, 2:-2] = stroke  # without its 20 us of overhead per digit
+    return padded
 
 
 def _fit(mask: np.ndarray, config: SegmentConfig) -> np.ndarray:

@@ -1,10 +1,11 @@
 """The pixel operations a read repeats on every drawing (connected components, window
-maxima, dilation and erosion) and the enlarging of a photo's background map, done by
-OpenCV. The first four give pixel for pixel what scipy.ndimage gives (the tests hold
-them to it), several times faster: on a 931x311 drawing, labelling takes 0.33 ms
-against scipy's 2.1 ms and a 9x9 window maximum 0.24 ms against 1.6 ms. A read labels
-its ink three times, and scipy's labels and filters were about a third of the machine
-instructions it took.
+maxima, dilation, erosion, distances to strokes) and the enlarging of a photo's
+background map, done by OpenCV. They give what scipy.ndimage (and PIL, for the
+enlarging) gives: the tests hold labels and filters to it pixel for pixel, distances and
+the enlarging to float32's last places. They are several times faster: on
+a 931x311 drawing, labelling takes 0.33 ms against scipy's 2.1 ms and a 9x9 window
+maximum 0.24 ms against 1.6 ms. A read labels its ink three times, and scipy's labels
+and filters were about a third of the machine instructions it took.
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ def grown(mask: np.ndarray, reach: int) -> np.ndarray:
     edges: `ndimage.maximum_filter` of the mask with zeros outside. The window maximum
     of its pixels: mirrored edges bring in no ink the cut-off window lacks."""
     return window_max(_pixels(mask), reach).view(bool)
+
+
+def distance_to(mask: np.ndarray) -> np.ndarray:
+    """Per pixel, the Euclidean distance to the nearest pixel of a boolean mask (0 on the
+    mask), float32: `ndimage.distance_transform_edt(~mask)` to within float32's last
+    places, 3x faster on a digit. The mask must hold a pixel (without one, every
+    distance is huge)."""
+    if mask.size == 0:
+        return np.zeros(mask.shape, np.float32)
+    # OpenCV measures to the nearest zero; the precise mask is the exact transform.
+    return cv2.distanceTransform(_pixels(~mask), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def enlarged(values: np.ndarray, width: int, height: int) -> np.ndarray:

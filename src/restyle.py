@@ -250,7 +250,7 @@ def draw_strokes(skeletons: np.ndarray, side: int, pen: float) -> np.ndarray:
     distance = np.stack([distance_to(s) for s in skeletons])
     zoom = side / skeletons.shape[1]
     distance = F.interpolate(
-        torch.from_numpy(distance.astype(np.float32)).unsqueeze(1),
+        torch.from_numpy(distance).unsqueeze(1),  # float32 already
         size=(side, side), mode="bilinear", align_corners=False,
     )[:, 0]  # fmt: skip
     return (pen / 2 + 0.5 - distance * zoom).clamp_(0.0, 1.0).numpy()

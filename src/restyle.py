@@ -229,9 +229,11 @@ def clearest_draws(
         return reshape(model.draw(z[rows], draws[rows]).cpu(), hand.shear, hand.widen)
 
     first = decode(torch.arange(n))
+    if tries < 2:  # nothing to choose from: no need to judge
+        return first
     sure = judge(first)[torch.arange(n), labels]
     unsure = torch.nonzero(sure < SURE_ENOUGH).flatten()
-    if tries < 2 or len(unsure) == 0:
+    if len(unsure) == 0:
         return first
     rows = (torch.arange(1, tries)[:, None] * n + unsure).flatten()
     more = decode(rows)
